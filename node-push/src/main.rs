@@ -1,0 +1,2 @@
+//! `node-push` binary entry point.
+fn main() {}

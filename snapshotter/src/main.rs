@@ -1,0 +1,2 @@
+//! `cassandra-snapshotter` binary entry point.
+fn main() {}

@@ -1,0 +1,2 @@
+//! `cargo xtask`: build, test and benchmark tasks.
+fn main() {}
