@@ -1,1 +1,260 @@
-//! TODO: message
+//! The JSON-lines protocol between node-push and the coordinator.
+//!
+//! node-push writes one JSON object per line on stdout and nothing else there (human logs go to stderr).
+//! Every object has a `"type"` field naming the variant of [`Message`], in snake case. The first line is
+//! always [`Message::Hello`]; the last line of a run is [`Message::Summary`] or [`Message::Fatal`]. Readers
+//! skip lines that are not JSON objects (a login banner, say) and reject JSON lines of unknown type.
+//!
+//! In the other direction, the coordinator writes one [`NodeInput`] JSON line to node-push's stdin (the
+//! credentials: never argv or the environment of the remote command line), then keeps stdin open. When stdin
+//! closes (the SSH connection dropped), node-push aborts its multipart uploads and exits.
+//!
+//! Protocol history: version 1 introduced every message here.
+
+use crate::manifest::ObjectEntry;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. The coordinator refuses a node-push with another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One line node-push prints on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// First line: who is talking.
+    Hello {
+        protocol: u32,
+        tool_version: String,
+        hostname: String,
+        arch: String,
+    },
+    /// What the walk found, before any upload starts.
+    Plan { files: u64, bytes: u64 },
+    /// A file's upload started.
+    FileStarted {
+        path: String,
+        key: String,
+        size: u64,
+    },
+    /// Bytes of a file read and sent so far (throttled: a few per second per file at most).
+    FileProgress {
+        path: String,
+        bytes_read: u64,
+        bytes_sent: u64,
+    },
+    /// A file was uploaded and its ETag verified; `entry` goes into the manifest as it is.
+    FileDone { entry: ObjectEntry },
+    /// A file was not uploaded, and that is not a failure (see [`SkipReason`]).
+    FileSkipped { path: String, reason: SkipReason },
+    /// A file's upload failed after its retries; its multipart upload was aborted.
+    FileFailed {
+        path: String,
+        key: String,
+        error: String,
+        retryable: bool,
+    },
+    /// An incremental file was deleted from the node after its upload was verified.
+    FileDeleted { path: String },
+    /// Last line of a run that got to the end.
+    Summary(Summary),
+    /// Last line of a run that could not go on at all (bad config, store unreachable).
+    Fatal { error: String },
+}
+
+/// Why a file was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Gone between the walk and the read: compaction removed it.
+    Vanished,
+    /// An object with the same key, size and ETag is already stored (a resumed run); the entry is reused.
+    AlreadyStored { entry: ObjectEntry },
+}
+
+/// Totals of one node-push run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub files_total: u64,
+    pub files_done: u64,
+    pub files_skipped: u64,
+    pub files_failed: u64,
+    /// Source bytes read and uploaded.
+    pub bytes_read: u64,
+    /// Compressed bytes stored.
+    pub bytes_stored: u64,
+    /// Source bytes of files already stored by an earlier run, not sent again.
+    pub bytes_not_resent: u64,
+    pub elapsed_ms: u64,
+}
+
+/// The one line the coordinator sends on node-push's stdin.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInput {
+    #[serde(default)]
+    pub aws_access_key_id: Option<String>,
+    #[serde(default)]
+    pub aws_secret_access_key: Option<String>,
+    #[serde(default)]
+    pub aws_session_token: Option<String>,
+}
+
+impl std::fmt::Debug for NodeInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("NodeInput")
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field(
+                "aws_secret_access_key",
+                &redact(&self.aws_secret_access_key),
+            )
+            .field("aws_session_token", &redact(&self.aws_session_token))
+            .finish()
+    }
+}
+
+/// A line that is JSON but not a message of this protocol.
+#[derive(Debug, thiserror::Error)]
+#[error("bad message from node-push: {source}: {line}")]
+pub struct MessageError {
+    pub line: String,
+    pub source: serde_json::Error,
+}
+
+impl Message {
+    /// The message as one line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("messages always serialise")
+    }
+
+    /// Parse one line of node-push's stdout: `Ok(None)` for a line that is not a JSON object (skipped),
+    /// an error for a JSON object that is not a valid message.
+    pub fn parse_line(line: &str) -> Result<Option<Message>, MessageError> {
+        let trimmed = line.trim();
+        if !trimmed.starts_with('{') {
+            return Ok(None);
+        }
+        serde_json::from_str(trimmed)
+            .map(Some)
+            .map_err(|source| MessageError {
+                line: truncate(trimmed),
+                source,
+            })
+    }
+}
+
+fn truncate(line: &str) -> String {
+    const MAX: usize = 200;
+    match line.char_indices().nth(MAX) {
+        Some((idx, _)) => format!("{}…", &line[..idx]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> ObjectEntry {
+        ObjectEntry {
+            key: "b/n/h/d/ks/t/snapshots/n/f.lzo".into(),
+            host: "h".into(),
+            source_path: "/d/ks/t/snapshots/n/f".into(),
+            keyspace: "ks".into(),
+            table: "t".into(),
+            size: 3,
+            compressed_size: 60,
+            sha256: "ab".repeat(32),
+            etag: "e".into(),
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips_through_one_line() {
+        let messages = vec![
+            Message::Hello {
+                protocol: 1,
+                tool_version: "0.1.0".into(),
+                hostname: "n1".into(),
+                arch: "x86_64".into(),
+            },
+            Message::Plan {
+                files: 2,
+                bytes: 10,
+            },
+            Message::FileStarted {
+                path: "/p".into(),
+                key: "k".into(),
+                size: 3,
+            },
+            Message::FileProgress {
+                path: "/p".into(),
+                bytes_read: 1,
+                bytes_sent: 1,
+            },
+            Message::FileDone { entry: entry() },
+            Message::FileSkipped {
+                path: "/p".into(),
+                reason: SkipReason::Vanished,
+            },
+            Message::FileSkipped {
+                path: "/p".into(),
+                reason: SkipReason::AlreadyStored { entry: entry() },
+            },
+            Message::FileFailed {
+                path: "/p".into(),
+                key: "k".into(),
+                error: "boom".into(),
+                retryable: true,
+            },
+            Message::FileDeleted { path: "/p".into() },
+            Message::Summary(Summary {
+                files_total: 2,
+                files_done: 1,
+                ..Summary::default()
+            }),
+            Message::Fatal { error: "no".into() },
+        ];
+        for message in messages {
+            let line = message.to_line();
+            assert!(!line.contains('\n'));
+            assert_eq!(Message::parse_line(&line).unwrap(), Some(message));
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_stable() {
+        let line = Message::Plan {
+            files: 2,
+            bytes: 10,
+        }
+        .to_line();
+        assert_eq!(line, r#"{"type":"plan","files":2,"bytes":10}"#);
+        let line = Message::Summary(Summary::default()).to_line();
+        assert!(
+            line.starts_with(r#"{"type":"summary","files_total":0,"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn skips_noise_and_rejects_unknown_messages() {
+        assert_eq!(Message::parse_line("Welcome to node1").unwrap(), None);
+        assert_eq!(Message::parse_line("").unwrap(), None);
+        assert!(Message::parse_line(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(Message::parse_line(r#"{"type":"plan","files":1}"#).is_err());
+        assert!(Message::parse_line(r#"{"type":"plan","files":1,"bytes":2,"extra":3}"#).is_err());
+    }
+
+    #[test]
+    fn node_input_debug_hides_secrets() {
+        let input = NodeInput {
+            aws_access_key_id: Some("AKIAEXAMPLE".into()),
+            aws_secret_access_key: Some("s3cr3t-value".into()),
+            aws_session_token: None,
+        };
+        let shown = format!("{input:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("AKIAEXAMPLE"));
+    }
+}
