@@ -44,7 +44,9 @@ impl std::fmt::Display for Destination {
 
 /// A `--dest` value that is not a destination URL we understand.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid destination {url:?}: {reason} (expected s3://bucket/prefix or file:///absolute/path)")]
+#[error(
+    "invalid destination {url:?}: {reason} (expected s3://bucket/prefix or file:///absolute/path)"
+)]
 pub struct DestinationError {
     pub url: String,
     pub reason: &'static str,
@@ -54,7 +56,10 @@ impl FromStr for Destination {
     type Err = DestinationError;
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
-        let err = |reason| DestinationError { url: url.to_string(), reason };
+        let err = |reason| DestinationError {
+            url: url.to_string(),
+            reason,
+        };
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -66,15 +71,22 @@ impl FromStr for Destination {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
             if !valid {
-                return Err(err("bucket names are 3-63 characters of a-z, 0-9, '.' and '-'"));
+                return Err(err(
+                    "bucket names are 3-63 characters of a-z, 0-9, '.' and '-'",
+                ));
             }
             let prefix = prefix.trim_matches('/').to_string();
-            Ok(Destination::S3 { bucket: bucket.to_string(), prefix })
+            Ok(Destination::S3 {
+                bucket: bucket.to_string(),
+                prefix,
+            })
         } else if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(err("file:// paths must be absolute"));
             }
-            Ok(Destination::Local { root: PathBuf::from(path) })
+            Ok(Destination::Local {
+                root: PathBuf::from(path),
+            })
         } else {
             Err(err("unknown scheme"))
         }
@@ -87,7 +99,11 @@ mod tests {
 
     #[test]
     fn parses_and_displays_round_trip() {
-        for url in ["s3://my.bucket/base/path", "s3://bucket", "file:///var/backups"] {
+        for url in [
+            "s3://my.bucket/base/path",
+            "s3://bucket",
+            "file:///var/backups",
+        ] {
             let dest: Destination = url.parse().unwrap();
             assert_eq!(dest.to_string(), url);
         }
@@ -96,14 +112,29 @@ mod tests {
     #[test]
     fn trims_slashes_from_prefix() {
         let dest: Destination = "s3://bucket/a/b/".parse().unwrap();
-        assert_eq!(dest, Destination::S3 { bucket: "bucket".into(), prefix: "a/b".into() });
+        assert_eq!(
+            dest,
+            Destination::S3 {
+                bucket: "bucket".into(),
+                prefix: "a/b".into()
+            }
+        );
         assert_eq!(dest.key_for("x.lzo"), "a/b/x.lzo");
     }
 
     #[test]
     fn rejects_bad_urls() {
-        for url in ["http://x", "s3://", "s3://UPPER/x", "file://relative", "bucket/prefix"] {
-            assert!(url.parse::<Destination>().is_err(), "{url} should be rejected");
+        for url in [
+            "http://x",
+            "s3://",
+            "s3://UPPER/x",
+            "file://relative",
+            "bucket/prefix",
+        ] {
+            assert!(
+                url.parse::<Destination>().is_err(),
+                "{url} should be rejected"
+            );
         }
     }
 }
