@@ -82,19 +82,35 @@ pub struct PendingUpload {
 pub enum StoreError {
     /// 5xx, `SlowDown`, throttling, timeouts, connection resets, truncated bodies: worth a retry.
     #[error("{op} {key}: transient error: {message}")]
-    Transient { op: &'static str, key: String, message: String },
+    Transient {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
     /// The object (or upload id) does not exist.
     #[error("{op} {key}: not found")]
     NotFound { op: &'static str, key: String },
     /// Credentials rejected, access denied, wrong region, bucket missing, bad request: retrying won't help.
     #[error("{op} {key}: {message}")]
-    Permanent { op: &'static str, key: String, message: String },
+    Permanent {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
     /// The data read back does not match what was expected (size, ETag, MD5).
     #[error("{op} {key}: integrity check failed: {message}")]
-    Integrity { op: &'static str, key: String, message: String },
+    Integrity {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
     /// Local filesystem error (local store, or reading the source).
     #[error("{op} {key}: {source}")]
-    Io { op: &'static str, key: String, source: std::io::Error },
+    Io {
+        op: &'static str,
+        key: String,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
