@@ -6,6 +6,9 @@
 //! The tools themselves are installed by `cargo xtask setup` into [`stack_dir`].
 
 pub mod cassandra;
+pub mod fixture;
+pub mod ports;
+pub mod process;
 pub mod seaweed;
 pub mod sshd;
 

@@ -1,2 +1,39 @@
-//! `cargo xtask`: build, test and benchmark tasks.
-fn main() {}
+//! `cargo xtask`: project tasks that need more than one cargo command.
+//!
+//! - `setup`: install the real test stack's tools (Debian packages, SeaweedFS, AWS CLI, Cassandra 1.2 jar,
+//!   musl targets). Idempotent.
+//! - `test [CARGO TEST ARGS]`: setup, build every target, run the suite.
+//! - `lint`: `cargo fmt --check`, clippy with `-D warnings`, cargo-deny if installed.
+
+mod cmd;
+mod lint;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <setup | test [CARGO TEST ARGS...] | lint>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.split_first() {
+        Some((task, rest)) if task == "setup" && rest.is_empty() => setup::setup(),
+        Some((task, rest)) if task == "test" => test::test(rest),
+        Some((task, rest)) if task == "lint" && rest.is_empty() => lint::lint(),
+        Some((task, _)) if task == "-h" || task == "--help" || task == "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
