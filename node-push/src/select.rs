@@ -30,7 +30,9 @@
 //! - Output is sorted by path, so two runs over the same tree agree.
 
 mod error;
+mod filter;
 mod names;
+mod stat;
 mod walk;
 mod yaml;
 

@@ -1,7 +1,5 @@
-//! Cassandra's on-disk names: keyspace dirs, table dirs (`users` in 1.2/2.0, `users-<32 hex id>` from 2.1),
-//! and the `--exclude-tables` rules matched against them.
-
-use super::SelectError;
+//! Cassandra's on-disk names: keyspace dirs and table dirs (`users` in 1.2/2.0, `users-<32 hex id>` from
+//! 2.1).
 
 /// The table name of a table directory: `users-4d7f…` (32 hex digits, 2.1+) -> `users`; `users` (1.2,
 /// 2.0) -> `users`. Anything else is returned unchanged.
@@ -25,57 +23,6 @@ pub(crate) fn is_cassandra_identifier(name: &str) -> bool {
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-}
-
-/// One `--exclude-tables` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ExcludeRule {
-    /// `table`: that table in every keyspace.
-    AnyKeyspace { table: String },
-    /// `keyspace.table`: only in that keyspace.
-    InKeyspace { keyspace: String, table: String },
-}
-
-impl ExcludeRule {
-    /// Parses an entry; both parts must be non-empty and there is at most one dot (names cannot hold
-    /// dots). Surrounding whitespace, as in `a, b`, is ignored.
-    pub(crate) fn parse(entry: &str) -> Result<Self, SelectError> {
-        let trimmed = entry.trim();
-        let invalid = || SelectError::InvalidExclude {
-            entry: entry.to_string(),
-        };
-        let rule = match trimmed.split_once('.') {
-            None => ExcludeRule::AnyKeyspace {
-                table: trimmed.to_string(),
-            },
-            Some((keyspace, table)) => ExcludeRule::InKeyspace {
-                keyspace: keyspace.to_string(),
-                table: table.to_string(),
-            },
-        };
-        let parts_valid = match &rule {
-            ExcludeRule::AnyKeyspace { table } => is_cassandra_identifier(table),
-            ExcludeRule::InKeyspace { keyspace, table } => {
-                is_cassandra_identifier(keyspace) && is_cassandra_identifier(table)
-            }
-        };
-        if parts_valid {
-            Ok(rule)
-        } else {
-            Err(invalid())
-        }
-    }
-
-    /// Whether the rule excludes `table` (a table name, not a directory name) of `keyspace`.
-    pub(crate) fn matches(&self, keyspace: &str, table: &str) -> bool {
-        match self {
-            ExcludeRule::AnyKeyspace { table: excluded } => excluded == table,
-            ExcludeRule::InKeyspace {
-                keyspace: excluded_keyspace,
-                table: excluded,
-            } => excluded_keyspace == keyspace && excluded == table,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -117,22 +64,5 @@ mod tests {
         assert!(!is_cassandra_identifier(".users_email_idx"));
         assert!(!is_cassandra_identifier("a.b"));
         assert!(!is_cassandra_identifier(""));
-    }
-
-    #[test]
-    fn exclude_rules_parse_and_match_table_names() {
-        let any = ExcludeRule::parse(" events ").unwrap();
-        assert!(any.matches("ks1", "events"));
-        assert!(any.matches("ks2", "events"));
-        assert!(!any.matches("ks1", "events2"));
-
-        let scoped = ExcludeRule::parse("ks1.events").unwrap();
-        assert!(scoped.matches("ks1", "events"));
-        assert!(!scoped.matches("ks2", "events"));
-
-        for bad in ["", "ks.", ".t", "a.b.c", "ks/t", "t-1"] {
-            let error = ExcludeRule::parse(bad).unwrap_err();
-            assert!(matches!(error, SelectError::InvalidExclude { ref entry } if entry == bad));
-        }
     }
 }

@@ -6,105 +6,51 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use walkdir::WalkDir;
 
-use super::names::{is_cassandra_identifier, table_name, ExcludeRule};
+use super::filter::TableFilter;
+use super::names::{is_cassandra_identifier, table_name};
+use super::stat::{is_vanished, stat_entry, EntryStat};
 use super::{QualifiedTable, SelectError, SelectedFile, Selection, SelectionResult, Source};
 
 /// Selects the files of `selection`; see the [module docs](super) for the rules.
 pub fn select(selection: &Selection) -> Result<SelectionResult, SelectError> {
     let data_dirs = checked_data_dirs(&selection.data_dirs)?;
     check_source(&selection.source)?;
-    let exclude_rules = selection
-        .exclude_tables
-        .iter()
-        .map(|entry| ExcludeRule::parse(entry).map(|rule| (entry.trim().to_string(), rule)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut filter = TableFilter::new(selection.table.as_deref(), &selection.exclude_tables)?;
 
     let mut walk = Walk::default();
-    let mut keyspace_dirs = Vec::new();
-    for data_dir in &data_dirs {
-        for keyspace in walk.subdirs(data_dir, is_cassandra_identifier)? {
-            keyspace_dirs.push((data_dir.clone(), keyspace));
-        }
-    }
-    let present: BTreeSet<&str> = keyspace_dirs
+    let keyspace_dirs = walk.selected_keyspace_dirs(&data_dirs, &selection.keyspaces)?;
+    let keyspaces_seen: Vec<String> = keyspace_dirs
         .iter()
-        .map(|(_, keyspace)| keyspace.as_str())
-        .collect();
-    if let Some(missing) = selection
-        .keyspaces
-        .iter()
-        .find(|keyspace| !present.contains(keyspace.as_str()))
-    {
-        return Err(SelectError::KeyspaceNotFound {
-            keyspace: missing.clone(),
-            data_dirs: join_paths(&data_dirs),
-        });
-    }
-    let wanted = |keyspace: &str| {
-        selection.keyspaces.is_empty() || selection.keyspaces.iter().any(|k| k == keyspace)
-    };
-    let keyspaces_seen: BTreeSet<String> = present
-        .iter()
-        .filter(|k| wanted(k))
-        .map(|k| k.to_string())
+        .map(|(_, keyspace)| keyspace.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
 
     let mut tables_seen = BTreeSet::new();
-    let mut requested_table_found = false;
-    let mut excludes_used = vec![false; exclude_rules.len()];
-    for (data_dir, keyspace) in keyspace_dirs
-        .iter()
-        .filter(|(_, keyspace)| wanted(keyspace))
-    {
-        let keyspace_path = data_dir.join(keyspace);
+    for (data_dir, keyspace) in &keyspace_dirs {
         let is_table_dir = |name: &str| is_cassandra_identifier(table_name(name));
-        for table_dir in walk.subdirs(&keyspace_path, is_table_dir)? {
-            let table = table_name(&table_dir).to_string();
-            let mut excluded = false;
-            for ((_, rule), used) in exclude_rules.iter().zip(excludes_used.iter_mut()) {
-                if rule.matches(keyspace, &table) {
-                    *used = true;
-                    excluded = true;
-                }
-            }
-            if selection
-                .table
-                .as_ref()
-                .is_some_and(|wanted_table| *wanted_table != table)
-            {
-                continue;
-            }
-            requested_table_found = true;
-            if excluded {
+        for table_dir in walk.subdirs(&data_dir.join(keyspace), is_table_dir)? {
+            let table = table_name(&table_dir);
+            if !filter.admits(keyspace, table) {
                 continue;
             }
             let location = TableLocation {
                 data_dir,
                 keyspace,
-                table: &table,
+                table,
                 table_dir: &table_dir,
             };
             walk.collect_table(&location, &selection.source)?;
             tables_seen.insert(QualifiedTable {
                 keyspace: keyspace.clone(),
-                table,
+                table: table.to_string(),
             });
         }
     }
-    if let (Some(table), false) = (&selection.table, requested_table_found) {
-        return Err(SelectError::TableNotFound {
-            table: table.clone(),
-            keyspaces: keyspaces_seen
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    filter.check_table_found(&keyspaces_seen)?;
 
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.vanished.sort();
@@ -112,15 +58,10 @@ pub fn select(selection: &Selection) -> Result<SelectionResult, SelectError> {
     Ok(SelectionResult {
         files: walk.files,
         vanished: walk.vanished,
-        keyspaces_seen: keyspaces_seen.into_iter().collect(),
+        keyspaces_seen,
         tables_seen: tables_seen.into_iter().collect(),
         symlinks_skipped: walk.symlinks_skipped,
-        unmatched_excludes: exclude_rules
-            .into_iter()
-            .zip(excludes_used)
-            .filter(|(_, used)| !used)
-            .map(|((entry, _), _)| entry)
-            .collect(),
+        unmatched_excludes: filter.unmatched_excludes(),
     })
 }
 
@@ -182,65 +123,6 @@ struct TableLocation<'a> {
     table: &'a str,
     table_dir: &'a str,
 }
-
-/// What a listed entry turned out to be when looked at with `lstat`.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum EntryStat {
-    File {
-        size: u64,
-        mtime: i64,
-    },
-    Directory,
-    Symlink,
-    /// A FIFO, socket or device: never part of a backup.
-    Special,
-    /// Gone since it was listed.
-    Vanished,
-}
-
-/// `lstat`s `path`: a missing entry is [`EntryStat::Vanished`], any other failure an error naming it.
-pub(super) fn stat_entry(path: &Path) -> Result<EntryStat, SelectError> {
-    let metadata = match fs_err::symlink_metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if is_vanished(&error) => return Ok(EntryStat::Vanished),
-        Err(source) => {
-            return Err(SelectError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let file_type = metadata.file_type();
-    Ok(if file_type.is_symlink() {
-        EntryStat::Symlink
-    } else if file_type.is_dir() {
-        EntryStat::Directory
-    } else if file_type.is_file() {
-        EntryStat::File {
-            size: metadata.len(),
-            mtime: metadata.modified().map(seconds_since_epoch).unwrap_or(0),
-        }
-    } else {
-        EntryStat::Special
-    })
-}
-
-/// ENOENT means the entry went away; ENOTDIR means a directory on the way was replaced by a file, which
-/// is the same race seen from another angle.
-fn is_vanished(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
-}
-
-fn seconds_since_epoch(time: std::time::SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |secs| -secs),
-    }
-}
-
 /// What the walk has gathered so far.
 #[derive(Default)]
 struct Walk {
@@ -250,6 +132,33 @@ struct Walk {
 }
 
 impl Walk {
+    /// `(data dir, keyspace)` for every selected keyspace dir, in data-dir order then by name. Every
+    /// keyspace in `requested` must be in at least one data dir; none requested means all.
+    fn selected_keyspace_dirs(
+        &mut self,
+        data_dirs: &[PathBuf],
+        requested: &[String],
+    ) -> Result<Vec<(PathBuf, String)>, SelectError> {
+        let mut keyspace_dirs = Vec::new();
+        for data_dir in data_dirs {
+            for keyspace in self.subdirs(data_dir, is_cassandra_identifier)? {
+                keyspace_dirs.push((data_dir.clone(), keyspace));
+            }
+        }
+        let present =
+            |wanted: &String| keyspace_dirs.iter().any(|(_, keyspace)| keyspace == wanted);
+        if let Some(missing) = requested.iter().find(|wanted| !present(wanted)) {
+            return Err(SelectError::KeyspaceNotFound {
+                keyspace: missing.clone(),
+                data_dirs: join_paths(data_dirs),
+            });
+        }
+        if !requested.is_empty() {
+            keyspace_dirs.retain(|(_, keyspace)| requested.contains(keyspace));
+        }
+        Ok(keyspace_dirs)
+    }
+
     /// The names of the subdirectories of `dir` accepted by `wanted`, sorted. Symlinks with a wanted name
     /// are recorded, not followed. A `dir` that vanished has no subdirectories.
     fn subdirs(
@@ -366,51 +275,6 @@ fn io_error(path: &Path, source: io::Error) -> SelectError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entry_gone_before_stat_is_vanished_not_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let gone = dir.path().join("mc-1-big-Data.db");
-        assert_eq!(stat_entry(&gone).unwrap(), EntryStat::Vanished);
-        // A path through a file (ENOTDIR): the directory was replaced while we walked.
-        fs_err::write(dir.path().join("f"), b"x").unwrap();
-        assert_eq!(
-            stat_entry(&dir.path().join("f").join("g")).unwrap(),
-            EntryStat::Vanished
-        );
-    }
-
-    #[test]
-    fn stat_reports_size_and_mtime() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("nb-1-big-Data.db");
-        fs_err::write(&file, b"12345").unwrap();
-        let EntryStat::File { size, mtime } = stat_entry(&file).unwrap() else {
-            panic!("not a file");
-        };
-        assert_eq!(size, 5);
-        let now = seconds_since_epoch(std::time::SystemTime::now());
-        assert!((now - 60..=now + 1).contains(&mtime), "{mtime} vs {now}");
-        assert_eq!(stat_entry(dir.path()).unwrap(), EntryStat::Directory);
-    }
-
-    #[test]
-    fn other_io_errors_name_the_path() {
-        // A name longer than NAME_MAX fails with ENAMETOOLONG even for root.
-        let long = std::env::temp_dir().join("x".repeat(300));
-        let error = stat_entry(&long).unwrap_err();
-        assert!(matches!(&error, SelectError::Io { path, .. } if *path == long));
-        assert!(
-            error.to_string().contains(&long.display().to_string()),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn pre_epoch_times_are_negative() {
-        let before = UNIX_EPOCH - std::time::Duration::from_secs(90);
-        assert_eq!(seconds_since_epoch(before), -90);
-    }
 
     #[test]
     fn snapshot_tags_are_one_component() {
