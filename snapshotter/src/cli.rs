@@ -44,7 +44,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub aws_profile: Option<String>,
     /// The bucket's region.
-    #[arg(long, global = true, default_value = "us-east-1", value_name = "REGION")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "us-east-1",
+        value_name = "REGION"
+    )]
     pub s3_bucket_region: String,
     /// Server-side encryption with S3-managed keys (AES256).
     #[arg(long, global = true, conflicts_with = "s3_sse")]

@@ -84,7 +84,12 @@ pub struct NodeTool {
 
 impl NodeTool {
     fn command<S: AsRef<str>>(&self, args: &[S]) -> RemoteCommand {
-        let prefix = self.privilege.prefix().iter().copied().chain([self.path.as_str()]);
+        let prefix = self
+            .privilege
+            .prefix()
+            .iter()
+            .copied()
+            .chain([self.path.as_str()]);
         let args = args.iter().map(AsRef::as_ref);
         let script = shell::join(
             prefix
@@ -173,7 +178,10 @@ mod tests {
 
     #[test]
     fn parses_versions() {
-        assert_eq!(CassandraVersion::parse("ReleaseVersion: 1.2.0\n"), Some(V12));
+        assert_eq!(
+            CassandraVersion::parse("ReleaseVersion: 1.2.0\n"),
+            Some(V12)
+        );
         assert_eq!(
             CassandraVersion::parse("xx\nReleaseVersion: 4.1.3-SNAPSHOT"),
             Some(CassandraVersion { major: 4, minor: 1 })
@@ -225,10 +233,16 @@ mod tests {
     #[test]
     fn flush_per_keyspace_and_table() {
         let nt = tool(Privilege::LoginUser, &[]);
-        assert_eq!(nt.flush(&[], None)[0].script(), "/opt/cassandra/bin/nodetool flush");
+        assert_eq!(
+            nt.flush(&[], None)[0].script(),
+            "/opt/cassandra/bin/nodetool flush"
+        );
         let ks = vec!["a".to_string(), "b".to_string()];
         let cmds = nt.flush(&ks, Some("users"));
-        assert_eq!(cmds[1].script(), "/opt/cassandra/bin/nodetool flush b users");
+        assert_eq!(
+            cmds[1].script(),
+            "/opt/cassandra/bin/nodetool flush b users"
+        );
     }
 
     #[test]

@@ -192,7 +192,15 @@ mod tests {
     #[test]
     fn refuses_names_with_metacharacters() {
         assert!(check_cassandra_name("keyspace", "ks_1").is_ok());
-        for bad in ["", "ks;rm -rf /", "ks$(id)", "a b", "../etc", "ks.table", "-x"] {
+        for bad in [
+            "",
+            "ks;rm -rf /",
+            "ks$(id)",
+            "a b",
+            "../etc",
+            "ks.table",
+            "-x",
+        ] {
             let err = check_cassandra_name("keyspace", bad).unwrap_err();
             assert!(err.starts_with("invalid keyspace name"), "{err}");
         }

@@ -334,8 +334,8 @@ fn fastrand_suffix() -> String {
 
 /// Create `path` readable only by us and write `contents` into it.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let mut file = fs_err::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -381,7 +381,10 @@ mod tests {
             .map(|a| a.into_string().unwrap())
             .collect();
         let line = args.join(" ");
-        assert!(line.starts_with("-F /tmp/cfg -p 2222 -i /k -l cassandra"), "{line}");
+        assert!(
+            line.starts_with("-F /tmp/cfg -p 2222 -i /k -l cassandra"),
+            "{line}"
+        );
         assert!(line.contains("BatchMode=yes"));
         assert!(line.contains("ControlPath=/tmp/ctl"));
         assert!(!line.contains("StrictHostKeyChecking"));

@@ -84,14 +84,22 @@ fn every_seed_flag_parses_in_the_old_positions() {
     assert_eq!(b.sshport, Some(2222));
     assert!(b.use_sudo && b.new_snapshot && b.backup_schema && b.reduced_redundancy && b.quiet);
     assert_eq!(b.cqlsh_user.as_deref(), Some("admin"));
-    assert_eq!(b.cqlsh_password.as_ref().map(Secret::expose), Some("cqlpass"));
+    assert_eq!(
+        b.cqlsh_password.as_ref().map(Secret::expose),
+        Some("cqlpass")
+    );
     assert_eq!(b.connection_pool_size, 4);
     assert_eq!(b.rate_limit, 1024);
 }
 
 #[test]
 fn seed_defaults() {
-    let cli = parse(&["--s3-bucket-name=b", "--s3-base-path=p", "backup", "--hosts=h"]);
+    let cli = parse(&[
+        "--s3-bucket-name=b",
+        "--s3-base-path=p",
+        "backup",
+        "--hosts=h",
+    ]);
     assert_eq!(cli.global.s3_bucket_region, "us-east-1");
     let b = backup(&cli);
     assert_eq!(b.buffer_size, 64);

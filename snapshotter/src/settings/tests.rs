@@ -1,0 +1,102 @@
+//! Validation of `backup` settings: every rejected input gets one line naming the flag.
+
+use super::*;
+use crate::cli::{Cli, Command};
+use clap::Parser;
+
+fn resolve(extra: &[&str]) -> Result<BackupSettings> {
+    let mut argv = vec!["x", "--s3-bucket-name=b", "--s3-base-path=/base/", "backup"];
+    argv.extend_from_slice(extra);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    match &cli.command {
+        Command::Backup(args) => BackupSettings::resolve(&cli.global, args),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn resolves_a_plain_backup() {
+    let s = resolve(&[
+        "--hosts=h1, h2",
+        "--keyspaces=ks1",
+        "--use-sudo",
+        "--reduced-redundancy",
+    ])
+    .unwrap();
+    assert_eq!(s.hosts, ["h1", "h2"]);
+    assert_eq!(s.common.s3.base_path, "base");
+    assert_eq!(s.privilege, Privilege::Sudo);
+    assert_eq!(
+        s.common.s3.storage_class.as_deref(),
+        Some("REDUCED_REDUNDANCY")
+    );
+    assert_eq!(s.manifest_keyspaces(), Some(vec!["ks1".to_string()]));
+    assert_eq!(s.manifest_table(), "");
+}
+
+#[test]
+fn rejects_bad_input_with_the_flag_named() {
+    for (args, needle) in [
+        (&["--hosts=h1,h1"][..], "twice"),
+        (&["--hosts=-oProxyCommand=id"][..], "invalid host"),
+        (
+            &["--hosts=h", "--keyspaces=ks;rm -rf /"][..],
+            "invalid keyspace name",
+        ),
+        (&["--hosts=h", "--table=users"][..], "needs --keyspaces"),
+        (
+            &["--hosts=h", "--keyspaces=k", "--table=u$(id)"][..],
+            "invalid table name",
+        ),
+        (
+            &["--hosts=h", "--exclude-tables=a.b.c"][..],
+            "--exclude-tables",
+        ),
+        (
+            &["--hosts=h", "--exclude-tables=a;b"][..],
+            "--exclude-tables",
+        ),
+        (&["--hosts=h", "--buffer-size=0"][..], "--buffer-size"),
+        (
+            &["--hosts=h", "--connection-pool-size=0"][..],
+            "--connection-pool-size",
+        ),
+        (
+            &["--hosts=h", "--ssh-config=/nonexistent/cfg"][..],
+            "--ssh-config",
+        ),
+        (
+            &["--hosts=h", "--nodetool-args=-pw 'open"][..],
+            "--nodetool-args",
+        ),
+        (
+            &["--hosts=h", "--s3-storage-class=X", "--reduced-redundancy"][..],
+            "--reduced-redundancy",
+        ),
+        (&["--hosts=h", "--s3-sse-kms-key-id=k"][..], "aws:kms"),
+        (
+            &["--hosts=h", "--s3-endpoint=localhost:9000"][..],
+            "--s3-endpoint",
+        ),
+    ] {
+        let err = resolve(args).unwrap_err().to_string();
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn bucket_and_base_path_are_required() {
+    let cli = Cli::try_parse_from(["x", "list"]).unwrap();
+    let err = CommonSettings::resolve(&cli.global, false).unwrap_err();
+    assert!(err.to_string().contains("--s3-bucket-name"));
+    let cli = Cli::try_parse_from(["x", "--s3-bucket-name=b", "list"]).unwrap();
+    let err = CommonSettings::resolve(&cli.global, false).unwrap_err();
+    assert!(err.to_string().contains("--s3-base-path"));
+}
+
+#[test]
+fn nodetool_args_are_split_and_kept_out_of_debug() {
+    let s = resolve(&["--hosts=h", "--nodetool-args=-u jmx -pw 'a b'"]).unwrap();
+    assert_eq!(s.nodetool_args, ["-u", "jmx", "-pw", "a b"]);
+}
