@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 
 pub use config::{CassandraPorts, IncrementalBackups, RING_TOKENS};
-pub use ring::RingEntry;
+pub use ring::{parse_ring, RingEntry};
 
 use crate::ports::free_ports_on_all;
 use crate::process::{log_tail, ServerCommand, ServerProcess, DEFAULT_STOP_GRACE};
