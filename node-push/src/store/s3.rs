@@ -1,1 +1,451 @@
-//! TODO: s3
+//! [`S3Store`]: AWS S3 and S3-compatible stores (SeaweedFS, MinIO, ...) through rust-s3.
+//!
+//! rust-s3 signs and sends the metadata requests (HEAD, GET, list, multipart initiate/complete/abort,
+//! delete). The two requests that carry data, a single PUT and a part upload, are signed here
+//! ([`signed_put`]) so that Content-MD5 is the digest computed when the data was read and the body is sent
+//! without copies. rust-s3's own retries are switched off: [`crate::store::retry`] decides.
+//!
+//! Addressing: with a custom endpoint, path-style (`http://host:port/bucket/key`), which every
+//! S3-compatible server understands. On AWS, virtual-hosted style, except for bucket names with dots,
+//! which do not match the `*.s3.amazonaws.com` certificate and so need path-style too.
+//!
+//! [`S3Store::connect`] lists one key to check the bucket, region and credentials up front, so that a typo
+//! fails at once with a message saying what to fix instead of after the first file was compressed.
+
+mod credentials;
+mod errors;
+mod listing;
+mod signed_put;
+
+pub use credentials::CredentialSource;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use s3::serde_types::Part;
+use s3::{Bucket, Region};
+use serde::Deserialize;
+
+use self::errors::RequestContext;
+use self::signed_put::SignedPut;
+use super::{
+    CompletedPart, Listing, ObjectMeta, ObjectStore, PendingUpload, PutOptions,
+    ServerSideEncryption, StoreError, StoreResult,
+};
+
+/// How to reach a bucket.
+#[derive(Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The bucket's region, e.g. `us-east-1` (S3-compatible servers mostly accept any).
+    pub region: String,
+    /// A custom endpoint such as `http://127.0.0.1:8333`; implies path-style addressing.
+    pub endpoint: Option<String>,
+    pub credentials: CredentialSource,
+    /// Time limit of one request without a body. Requests with a body get one extra second per 64 KiB,
+    /// so a slow link finishes a large part while a stalled one is still cut off.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // CredentialSource's Debug redacts the secrets.
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// An S3 bucket. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct S3Store {
+    bucket: Box<Bucket>,
+    region: String,
+    endpoint: Option<String>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.bucket.name)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes per second a body must at least move at before its request times out (see [`S3Config::timeout`]).
+const SLOWEST_TRANSFER: u64 = 64 * 1024;
+
+fn config_error(cfg: &S3Config, message: String) -> StoreError {
+    StoreError::Permanent {
+        op: "connect",
+        key: format!("s3://{}", cfg.bucket),
+        message,
+    }
+}
+
+/// The rust-s3 region for a config: the custom endpoint, a region rust-s3 knows, or AWS's regular
+/// endpoint scheme for a region it does not know yet.
+fn region_of(cfg: &S3Config) -> Result<Region, StoreError> {
+    if cfg.region.is_empty() {
+        return Err(config_error(cfg, "the region must not be empty".into()));
+    }
+    if let Some(endpoint) = &cfg.endpoint {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(config_error(
+                cfg,
+                format!("endpoint {endpoint:?} must be a URL such as https://s3.example.com:9000"),
+            ));
+        }
+        return Ok(Region::Custom {
+            region: cfg.region.clone(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+        });
+    }
+    match cfg.region.parse::<Region>() {
+        // rust-s3 turns names it does not know into an endpoint equal to the name, which cannot work.
+        Ok(Region::Custom { region, .. }) => Ok(Region::Custom {
+            endpoint: format!("https://s3.{region}.amazonaws.com"),
+            region,
+        }),
+        Ok(region) => Ok(region),
+        Err(err) => Err(config_error(
+            cfg,
+            format!("invalid region {:?}: {err}", cfg.region),
+        )),
+    }
+}
+
+impl S3Store {
+    /// Loads the credentials, builds the client, and checks that the bucket can be listed.
+    pub async fn connect(cfg: S3Config) -> Result<Self, StoreError> {
+        if cfg.bucket.is_empty() {
+            return Err(config_error(
+                &cfg,
+                "the bucket name must not be empty".into(),
+            ));
+        }
+        let region = region_of(&cfg)?;
+        let credentials = credentials::load(&cfg.credentials).await?;
+        let path_style = cfg.endpoint.is_some() || cfg.bucket.contains('.');
+        let build = || -> Result<Box<Bucket>, s3::error::S3Error> {
+            let mut bucket = Bucket::new(&cfg.bucket, region, credentials)?;
+            if path_style {
+                bucket = bucket.with_path_style();
+            }
+            bucket.with_request_timeout(cfg.timeout)
+        };
+        let bucket = build()
+            .map_err(|err| config_error(&cfg, format!("cannot set up the S3 client: {err}")))?;
+        // Retries are ours (with backoff and jitter, and only for what is worth retrying).
+        s3::set_retries(0);
+        let store = S3Store {
+            bucket,
+            region: cfg.region.clone(),
+            endpoint: cfg.endpoint.clone(),
+            timeout: cfg.timeout,
+        };
+        store.check_bucket().await?;
+        Ok(store)
+    }
+
+    /// The bucket name.
+    pub fn bucket_name(&self) -> &str {
+        &self.bucket.name
+    }
+
+    fn context<'a>(&'a self, op: &'static str, key: &'a str) -> RequestContext<'a> {
+        RequestContext {
+            op,
+            key,
+            bucket: &self.bucket.name,
+            region: &self.region,
+        }
+    }
+
+    /// Lists at most one key: fails if the bucket is missing, in another region, or not ours to read.
+    async fn check_bucket(&self) -> StoreResult<()> {
+        let name = format!("s3://{}", self.bucket.name);
+        let ctx = self.context("connect", &name);
+        self.bucket
+            .list_page(String::new(), None, None, None, Some(1))
+            .await
+            .map(|_| ())
+            .map_err(|err| ctx.classify_s3(err))
+    }
+
+    fn body_timeout(&self, len: usize) -> Duration {
+        self.timeout + Duration::from_secs(len as u64 / SLOWEST_TRANSFER)
+    }
+}
+
+/// The headers that set encryption and storage class (on single PUTs and on multipart initiation).
+fn object_headers(opts: &PutOptions, ctx: &RequestContext<'_>) -> StoreResult<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    let mut add = |name: &'static str, value: &str| -> StoreResult<()> {
+        let value = HeaderValue::from_str(value).map_err(|_| StoreError::Permanent {
+            op: ctx.op,
+            key: ctx.key.to_string(),
+            message: format!("{name} value {value:?} is not valid in an HTTP header"),
+        })?;
+        headers.insert(HeaderName::from_static(name), value);
+        Ok(())
+    };
+    match &opts.sse {
+        ServerSideEncryption::None => {}
+        ServerSideEncryption::Aes256 => add("x-amz-server-side-encryption", "AES256")?,
+        ServerSideEncryption::Kms { key_id } => {
+            add("x-amz-server-side-encryption", "aws:kms")?;
+            if let Some(key_id) = key_id {
+                add("x-amz-server-side-encryption-aws-kms-key-id", key_id)?;
+            }
+        }
+    }
+    if let Some(class) = &opts.storage_class {
+        add("x-amz-storage-class", class)?;
+    }
+    Ok(headers)
+}
+
+fn content_type(opts: &PutOptions) -> &str {
+    opts.content_type
+        .as_deref()
+        .unwrap_or("application/octet-stream")
+}
+
+fn unquote(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_string()
+}
+
+/// The part of a CompleteMultipartUpload answer we need.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompleteResult {
+    e_tag: String,
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("s3://{} at {endpoint}", self.bucket.name),
+            None => format!("s3://{}", self.bucket.name),
+        }
+    }
+
+    async fn put_object(&self, key: &str, body: Bytes, opts: &PutOptions) -> StoreResult<String> {
+        let ctx = self.context("put", key);
+        let mut headers = object_headers(opts, &ctx)?;
+        let content_type =
+            HeaderValue::from_str(content_type(opts)).map_err(|_| StoreError::Permanent {
+                op: ctx.op,
+                key: key.to_string(),
+                message: "the content type is not valid in an HTTP header".into(),
+            })?;
+        headers.insert(reqwest::header::CONTENT_TYPE, content_type);
+        let md5: [u8; 16] = Md5::digest(&body).into();
+        let put = SignedPut {
+            key,
+            query: &[],
+            headers,
+            timeout: self.body_timeout(body.len()),
+            body,
+            md5,
+        };
+        signed_put::send(&self.bucket, put, ctx).await
+    }
+
+    async fn create_multipart(&self, key: &str, opts: &PutOptions) -> StoreResult<String> {
+        let ctx = self.context("create_multipart", key);
+        let headers = object_headers(opts, &ctx)?;
+        // rust-s3 has no per-request headers for initiation, but a Bucket clone with extra headers is cheap
+        // (the HTTP client and credentials are shared).
+        let bucket = self
+            .bucket
+            .with_extra_headers(headers)
+            .map_err(|e| ctx.classify_s3(e))?;
+        let response = bucket
+            .initiate_multipart_upload(key, content_type(opts))
+            .await
+            .map_err(|e| ctx.classify_s3(e))?;
+        Ok(response.upload_id)
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: Bytes,
+        md5: [u8; 16],
+    ) -> StoreResult<String> {
+        let ctx = self.context("upload_part", key);
+        let query = [
+            ("partNumber", part_number.to_string()),
+            ("uploadId", upload_id.to_string()),
+        ];
+        let put = SignedPut {
+            key,
+            query: &query,
+            headers: HeaderMap::new(),
+            timeout: self.body_timeout(body.len()),
+            body,
+            md5,
+        };
+        signed_put::send(&self.bucket, put, ctx).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> StoreResult<String> {
+        let ctx = self.context("complete_multipart", key);
+        let parts: Vec<Part> = parts
+            .iter()
+            .map(|part| Part {
+                part_number: part.part_number,
+                etag: format!("\"{}\"", unquote(&part.etag)),
+            })
+            .collect();
+        let response = self
+            .bucket
+            .complete_multipart_upload(key, upload_id, parts)
+            .await
+            .map_err(|e| ctx.classify_s3(e))?;
+        let status = response.status_code();
+        let body = response.as_str().unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return Err(ctx.classify_response(status, body));
+        }
+        let result: CompleteResult =
+            quick_xml::de::from_str(body).map_err(|_| StoreError::Transient {
+                op: ctx.op,
+                key: key.to_string(),
+                message: "the completion answer has no ETag".into(),
+            })?;
+        Ok(unquote(&result.e_tag))
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> StoreResult<()> {
+        let ctx = self.context("abort_multipart", key);
+        match self.bucket.abort_upload(key, upload_id).await {
+            Ok(()) => Ok(()),
+            Err(err) => match ctx.classify_s3(err) {
+                StoreError::NotFound { .. } => Ok(()),
+                err => Err(err),
+            },
+        }
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
+        let ctx = self.context("head", key);
+        match self.bucket.head_object(key).await {
+            Ok((head, _status)) => Ok(Some(ObjectMeta {
+                key: key.to_string(),
+                size: head.content_length.unwrap_or(0).max(0) as u64,
+                etag: head.e_tag.as_deref().map(unquote).unwrap_or_default(),
+            })),
+            Err(err) => match ctx.classify_s3(err) {
+                StoreError::NotFound { .. } => Ok(None),
+                err => Err(err),
+            },
+        }
+    }
+
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Bytes> {
+        let ctx = self.context("get", key);
+        let Some((start, end)) = range else {
+            let response = self
+                .bucket
+                .get_object(key)
+                .await
+                .map_err(|e| ctx.classify_s3(e))?;
+            return Ok(response.into_bytes());
+        };
+        if start > end {
+            return Err(StoreError::Permanent {
+                op: ctx.op,
+                key: key.to_string(),
+                message: format!("invalid range [{start}, {end})"),
+            });
+        }
+        if start == end {
+            // HTTP ranges cannot be empty.
+            return Ok(Bytes::new());
+        }
+        let response = self
+            .bucket
+            .get_object_range(key, start, Some(end - 1))
+            .await
+            .map_err(|e| ctx.classify_s3(e))?;
+        ranged_body(&ctx, response, start, end)
+    }
+
+    async fn list(&self, prefix: &str, delimiter: Option<&str>) -> StoreResult<Listing> {
+        listing::list(self, prefix, delimiter).await
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        let ctx = self.context("delete", key);
+        match self.bucket.delete_object(key).await {
+            Ok(_) => Ok(()),
+            Err(err) => match ctx.classify_s3(err) {
+                StoreError::NotFound { .. } => Ok(()),
+                err => Err(err),
+            },
+        }
+    }
+
+    async fn list_multipart_uploads(&self, prefix: &str) -> StoreResult<Vec<PendingUpload>> {
+        listing::list_multipart_uploads(self, prefix).await
+    }
+}
+
+/// Checks a ranged GET's answer: exactly `end - start` bytes, or an error saying why not.
+fn ranged_body(
+    ctx: &RequestContext<'_>,
+    response: s3::request::ResponseData,
+    start: u64,
+    end: u64,
+) -> StoreResult<Bytes> {
+    let wanted = end - start;
+    let status = response.status_code();
+    let total = response
+        .headers()
+        .get("content-range")
+        .and_then(|range| range.rsplit_once('/'))
+        .and_then(|(_, total)| total.trim().parse::<u64>().ok());
+    let body = response.into_bytes();
+    if status == 200 && body.len() as u64 >= end {
+        // A server that ignores Range sends the whole object.
+        return Ok(body.slice(start as usize..end as usize));
+    }
+    if body.len() as u64 == wanted {
+        return Ok(body);
+    }
+    match total {
+        Some(size) if size < end => Err(StoreError::Permanent {
+            op: ctx.op,
+            key: ctx.key.to_string(),
+            message: format!("range [{start}, {end}) is not within the object's {size} bytes"),
+        }),
+        _ => Err(StoreError::Transient {
+            op: ctx.op,
+            key: ctx.key.to_string(),
+            message: format!(
+                "got {} of the {wanted} bytes asked for (truncated body)",
+                body.len()
+            ),
+        }),
+    }
+}
