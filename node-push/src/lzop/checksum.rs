@@ -69,8 +69,8 @@ fn adler_blocks(a: u32, b: u32, data: &[u8]) -> (u32, u32) {
         }
         for lane in 0..ADLER_LANES {
             // Rows before this block are weighted by this block's rows too.
-            lane_weighted[lane] += lane_sum[lane] * ADLER_ROWS_PER_BLOCK as u32
-                + u32::from(block_weighted[lane]);
+            lane_weighted[lane] +=
+                lane_sum[lane] * ADLER_ROWS_PER_BLOCK as u32 + u32::from(block_weighted[lane]);
             lane_sum[lane] += u32::from(block_sum[lane]);
         }
     }
@@ -87,10 +87,10 @@ fn adler_blocks(a: u32, b: u32, data: &[u8]) -> (u32, u32) {
     let a = u64::from(a);
     let new_a = (a + sum) % modulus;
     // Add the modulus before subtracting so the sum cannot go negative.
-    let new_b = (u64::from(b) + (n % modulus) * a + ADLER_LANES as u64 * (weighted % modulus)
-        + modulus
-        - lane_offsets % modulus)
-        % modulus;
+    let new_b =
+        (u64::from(b) + (n % modulus) * a + ADLER_LANES as u64 * (weighted % modulus) + modulus
+            - lane_offsets % modulus)
+            % modulus;
     (new_a as u32, new_b as u32)
 }
 
@@ -207,11 +207,30 @@ mod tests {
     fn fast_versions_match_reference_at_awkward_lengths() {
         let block = ADLER_LANES * ADLER_ROWS_PER_BLOCK;
         let chunk = block * ADLER_BLOCKS_PER_CHUNK;
-        let lengths = [1, 31, 32, 33, block - 1, block, block + 1, 4096, chunk - 1, chunk];
+        let lengths = [
+            1,
+            31,
+            32,
+            33,
+            block - 1,
+            block,
+            block + 1,
+            4096,
+            chunk - 1,
+            chunk,
+        ];
         for len in lengths.into_iter().chain([chunk + 1, 3 * chunk + 77]) {
             let data = pseudo_random(len, len as u64);
-            assert_eq!(adler32(ADLER32_INIT, &data), adler32_reference(&data), "adler len {len}");
-            assert_eq!(crc32(CRC32_INIT, &data), crc32_reference(&data), "crc len {len}");
+            assert_eq!(
+                adler32(ADLER32_INIT, &data),
+                adler32_reference(&data),
+                "adler len {len}"
+            );
+            assert_eq!(
+                crc32(CRC32_INIT, &data),
+                crc32_reference(&data),
+                "crc len {len}"
+            );
         }
     }
 

@@ -2,7 +2,7 @@
 //! verifying every checksum the header announces, and insists the stream ends right after its
 //! end marker.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, BufReader, Read};
 
 use super::checksum::{adler32, crc32, ADLER32_INIT, CRC32_INIT};
 use super::error::ChecksummedData;
@@ -22,7 +22,9 @@ const SPLIT_FILE_MARKER: u32 = u32::MAX;
 /// original bytes, verifying every checksum present. Read errors are `io::Error`s wrapping an
 /// [`LzopError`] (see [`LzopError::from_io_error`]).
 pub struct LzopDecoder<R: Read> {
-    input: TrackedReader<R>,
+    /// Buffered because block framing is read a few bytes at a time; block data reads are larger
+    /// than the buffer and go straight to the source.
+    input: TrackedReader<BufReader<R>>,
     header: Header,
     /// Decoded bytes of the current block and how many were handed out.
     block: Vec<u8>,
@@ -52,10 +54,9 @@ struct StoredChecksums {
 }
 
 impl<R: Read> LzopDecoder<R> {
-    /// Reads and validates the header. Wrap slow or unbuffered sources in a `BufReader`: the
-    /// header and block framing are read in small pieces.
+    /// Reads and validates the header. The source is buffered internally.
     pub fn new(inner: R) -> Result<Self, LzopError> {
-        let mut input = TrackedReader::new(inner);
+        let mut input = TrackedReader::new(BufReader::new(inner));
         let header = Header::read_from(&mut input)?;
         Ok(Self {
             input,
@@ -82,8 +83,9 @@ impl<R: Read> LzopDecoder<R> {
         }
     }
 
+    /// Gives back the source; bytes read ahead into the internal buffer are lost.
     pub fn into_inner(self) -> R {
-        self.input.into_inner()
+        self.input.into_inner().into_inner()
     }
 
     /// Decodes the next block into the internal buffer; `false` once the end marker has been
