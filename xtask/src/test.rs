@@ -2,11 +2,15 @@
 //!
 //! Installs the stack (setup), builds every target first (the end-to-end tests run the built
 //! `node-push` and `cassandra-snapshotter` binaries), then runs `cargo test`. Extra arguments go to
-//! `cargo test`: `cargo xtask test -p testkit --test stack_smoke`.
+//! `cargo test`: `cargo xtask test -p testkit --test stack_smoke`. The last line is a total over every
+//! test binary ("total: N passed, N failed, N skipped"), because cargo's own last line is that of the
+//! final binary, often a doc-test run with nothing in it.
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 
 use crate::cmd;
 
@@ -31,12 +35,92 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
     cargo_test
         .args(cargo_test_args)
         .env(RETRY_BASE_ENV.0, RETRY_BASE_ENV.1);
-    let outcome = cmd::run(&mut cargo_test);
+    println!(
+        "$ cargo test {}",
+        if names_a_package {
+            cargo_test_args.join(" ")
+        } else {
+            "--workspace".into()
+        }
+    );
+    let mut child = cargo_test
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start cargo test")?;
+    let mut totals = Totals::default();
+    // libtest writes its results on stdout; pass them through and count them.
+    for line in BufReader::new(child.stdout.take().expect("stdout was piped")).lines() {
+        let line = line.context("cannot read cargo test's output")?;
+        println!("{line}");
+        totals.add_result_line(&line);
+    }
+    let status = child.wait()?;
     println!(
         "xtask test: build {:.0}s, tests {:.0}s, total {:.0}s",
         build_time.as_secs_f64(),
         test_started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    outcome
+    println!(
+        "total: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if !status.success() {
+        bail!("cargo test failed: {status}");
+    }
+    Ok(())
+}
+
+/// Counts summed over libtest's `test result:` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds `test result: ok. 30 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; ...`.
+    fn add_result_line(&mut self, line: &str) {
+        let Some(counts) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in counts.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += number,
+                "failed" => self.failed += number,
+                "ignored" => self.ignored += number,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn sums_libtest_result_lines() {
+        let mut totals = Totals::default();
+        totals.add_result_line("test result: ok. 30 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.02s");
+        totals.add_result_line("test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 16.35s");
+        totals.add_result_line("test three_node ... ok");
+        assert_eq!(
+            totals,
+            Totals {
+                passed: 33,
+                failed: 1,
+                ignored: 2
+            }
+        );
+    }
 }
