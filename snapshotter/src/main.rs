@@ -1,15 +1,127 @@
-//! `cassandra-snapshotter`: the coordinator binary. Parses the command line and runs one subcommand.
+//! `cassandra-snapshotter`: the coordinator binary. Parses the command line, runs one subcommand, and maps
+//! the outcome to an exit code: 0 success, 1 failure (each named on stderr), 2 bad usage, 130 interrupted.
+mod backup;
 mod cli;
+mod list;
+#[cfg(test)]
+mod memstore;
 mod nodetool;
 mod output;
 mod remote;
+mod report;
 mod secret;
 mod settings;
 mod shell;
 mod ssh;
+mod stages;
+mod store;
 
+use anyhow::Result;
 use clap::Parser;
+use cli::{Cli, Command};
+use output::Output;
+use settings::{BackupSettings, CommonSettings, OutputMode};
+use std::process::ExitCode;
+use std::sync::Arc;
 
-fn main() {
-    let _cli = cli::Cli::parse();
+fn main() -> ExitCode {
+    if let Some(file) = std::env::var_os(ssh::ASKPASS_FILE_ENV) {
+        // ssh runs us as its askpass helper: answer and leave.
+        return ExitCode::from(ssh::askpass_main(std::path::Path::new(&file)) as u8);
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Backup(args) => run_backup(BackupSettings::resolve(&cli.global, args)?).await,
+        Command::List(args) => {
+            let common = CommonSettings::resolve(&cli.global, false)?;
+            let store = store::connect(&common.s3).await?;
+            let entries =
+                list::list(store.as_ref(), &common.s3.base_path, args.count_legacy).await?;
+            let output = Output::new(common.output, common.verbosity);
+            output.result(&list::table(&entries), &serde_json::to_value(&entries)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn run_backup(settings: BackupSettings) -> Result<ExitCode> {
+    let output = Arc::new(Output::new(
+        settings.common.output,
+        settings.common.verbosity,
+    ));
+    let store = store::connect(&settings.common.s3).await?;
+    let binary = stages::install::NodePushBinary::load(&settings.node_push_binary)?;
+    let plan = backup::choose_plan(store.as_ref(), &settings, &output).await?;
+    let context = ssh::SshContext::new(settings.ssh.clone())?;
+    let job = backup::BackupJob {
+        settings,
+        output: output.clone(),
+        store,
+        binary,
+        connector: Arc::new(ssh::SshConnector::new(context)),
+    };
+    let report = job.run(plan, shutdown_signal()).await;
+    output.result(&report.table(), &serde_json::to_value(&report)?);
+    if report.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    if report.failed() {
+        if output.mode() != OutputMode::Json {
+            let lines = report.failure_lines();
+            eprintln!(
+                "backup {} failed on {} count(s):",
+                report.backup,
+                lines.len()
+            );
+            for line in lines {
+                eprintln!("  {line}");
+            }
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM. A second Ctrl-C during the cleanup that follows exits at once.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let term = async {
+        match terminate.as_mut() {
+            Some(stream) => {
+                stream.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted again: exiting without clearing snapshots");
+            std::process::exit(130);
+        }
+    });
 }

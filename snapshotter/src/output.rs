@@ -6,7 +6,7 @@
 
 mod progress;
 
-pub use progress::HostProgress;
+pub use progress::{human_bytes, HostProgress};
 
 use crate::settings::{OutputMode, Verbosity};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -103,13 +103,6 @@ pub enum RemoteError {
     },
 }
 
-impl RemoteError {
-    /// Worth trying again later: the connection broke or timed out (not a refused key or host key).
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, RemoteError::Timeout { .. })
-    }
-}
-
 /// The exit of a started command.
 pub type ExitFuture = Pin<Box<dyn Future<Output = std::io::Result<Option<i32>>> + Send>>;
 
@@ -137,4 +130,11 @@ pub trait Remote: Send + Sync {
 
     /// Start `command` and hand back its pipes.
     async fn spawn(&self, command: &RemoteCommand) -> Result<RemoteProcess, RemoteError>;
+}
+
+/// Opens the connection to each host of a run, and closes them all at the end.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self, host: &str) -> Result<std::sync::Arc<dyn Remote>, RemoteError>;
+    async fn close_all(&self);
 }

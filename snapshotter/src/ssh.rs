@@ -112,7 +112,8 @@ impl SshContext {
                     .env(ASKPASS_FILE_ENV, file);
             }
         }
-        command.kill_on_drop(true);
+        // Own process group: a Ctrl-C on the terminal reaches only us, and we stop the children in order.
+        command.kill_on_drop(true).process_group(0);
         command
     }
 }
@@ -286,6 +287,41 @@ impl Remote for SshSession {
             stderr: Box::new(BufReader::new(stderr)),
             exit: Box::pin(async move { child.wait().await.map(|status| status.code()) }),
         })
+    }
+}
+
+/// Connects hosts with [`SshSession`] and remembers them, to close their masters at the end.
+#[derive(Debug)]
+pub struct SshConnector {
+    context: Arc<SshContext>,
+    sessions: std::sync::Mutex<Vec<Arc<SshSession>>>,
+}
+
+impl SshConnector {
+    pub fn new(context: Arc<SshContext>) -> Self {
+        SshConnector {
+            context,
+            sessions: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::remote::Connector for SshConnector {
+    async fn connect(&self, host: &str) -> Result<Arc<dyn Remote>, RemoteError> {
+        let session = Arc::new(SshSession::connect(host, self.context.clone()).await?);
+        self.sessions
+            .lock()
+            .expect("not poisoned")
+            .push(session.clone());
+        Ok(session)
+    }
+
+    async fn close_all(&self) {
+        let sessions = std::mem::take(&mut *self.sessions.lock().expect("not poisoned"));
+        for session in sessions {
+            session.close().await;
+        }
     }
 }
 

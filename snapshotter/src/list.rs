@@ -1,0 +1,203 @@
+//! `list`: the backups under the base path, newest first, with what each holds and whether it is complete.
+//!
+//! A backup is complete when its `manifest.json` parses. A prefix with objects but no manifest (a failed
+//! or running backup) is listed as incomplete, with its objects counted from a listing. Manifests of the
+//! old tool have no object list: their counts are `?` unless `--count-legacy` lists their keys.
+
+use crate::output::human_bytes;
+use crate::store::{self, ManifestRead};
+use anyhow::{Context, Result};
+use node_push::layout::{self, ParsedKey};
+use node_push::manifest::Manifest;
+use node_push::store::{with_retry, ObjectStore, RetryPolicy};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// One line of `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupEntry {
+    pub name: String,
+    pub complete: bool,
+    /// Why not complete, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    pub incrementals: Option<usize>,
+    pub hosts: Vec<String>,
+    /// `None`: all keyspaces.
+    pub keyspaces: Option<Vec<String>>,
+    pub table: String,
+    /// `None` when unknown (old tool's manifest, not counted).
+    pub objects: Option<u64>,
+    pub bytes_stored: Option<u64>,
+    pub legacy: bool,
+}
+
+impl BackupEntry {
+    pub fn kind(&self) -> String {
+        match self.incrementals {
+            Some(0) => "snapshot".to_string(),
+            Some(1) => "snapshot + 1 incremental".to_string(),
+            Some(n) => format!("snapshot + {n} incrementals"),
+            None => "snapshot (+ ? incrementals)".to_string(),
+        }
+    }
+}
+
+/// Read every backup under `base`.
+pub async fn list(
+    store: &dyn ObjectStore,
+    base: &str,
+    count_legacy: bool,
+) -> Result<Vec<BackupEntry>> {
+    let mut entries = Vec::new();
+    for name in store::backup_names(store, base).await? {
+        let name = name.to_string();
+        let entry = match store::read_manifest(store, base, &name).await? {
+            ManifestRead::Found(manifest) if manifest.is_legacy() && count_legacy => {
+                let (objects, bytes, _) = count_objects(store, base, &name).await?;
+                BackupEntry {
+                    objects: Some(objects),
+                    bytes_stored: Some(bytes),
+                    ..from_manifest(&manifest)
+                }
+            }
+            ManifestRead::Found(manifest) => from_manifest(&manifest),
+            missing_or_bad => {
+                let problem = match missing_or_bad {
+                    ManifestRead::Unreadable(reason) => reason,
+                    _ => "no manifest.json (failed or still running)".to_string(),
+                };
+                let (objects, bytes, hosts) = count_objects(store, base, &name).await?;
+                BackupEntry {
+                    name: name.clone(),
+                    complete: false,
+                    problem: Some(problem),
+                    incrementals: None,
+                    hosts,
+                    keyspaces: None,
+                    table: String::new(),
+                    objects: Some(objects),
+                    bytes_stored: Some(bytes),
+                    legacy: false,
+                }
+            }
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+fn from_manifest(manifest: &Manifest) -> BackupEntry {
+    let legacy = manifest.is_legacy();
+    let (objects, _, stored) = manifest.totals();
+    BackupEntry {
+        name: manifest.name.clone(),
+        complete: true,
+        problem: None,
+        incrementals: (!legacy).then(|| manifest.incremental_count()),
+        hosts: manifest.hosts.clone(),
+        keyspaces: manifest.keyspaces.clone().filter(|k| !k.is_empty()),
+        table: manifest.table.clone(),
+        objects: (!legacy).then_some(objects),
+        bytes_stored: (!legacy).then_some(stored),
+        legacy,
+    }
+}
+
+/// (data objects, their bytes, hosts seen) under one backup's prefix; both key forms count.
+async fn count_objects(
+    store: &dyn ObjectStore,
+    base: &str,
+    name: &str,
+) -> Result<(u64, u64, Vec<String>)> {
+    let prefix = layout::backup_prefix(base, name);
+    let listing = with_retry(&RetryPolicy::default(), || store.list(&prefix, None))
+        .await
+        .with_context(|| format!("cannot list {prefix}"))?;
+    let mut hosts = BTreeSet::new();
+    let (mut objects, mut bytes) = (0, 0);
+    for object in &listing.objects {
+        if let Some(ParsedKey::Data(data)) = layout::parse_key(base, &object.key) {
+            objects += 1;
+            bytes += object.size;
+            hosts.insert(data.host);
+        }
+    }
+    Ok((objects, bytes, hosts.into_iter().collect()))
+}
+
+/// The table people read.
+pub fn table(entries: &[BackupEntry]) -> String {
+    if entries.is_empty() {
+        return "no backups\n".to_string();
+    }
+    let rows: Vec<[String; 7]> = entries
+        .iter()
+        .map(|e| {
+            let scope = match (&e.keyspaces, e.table.as_str()) {
+                (None, "") => "all".to_string(),
+                (None, t) => format!("*.{t}"),
+                (Some(k), "") => k.join(","),
+                (Some(k), t) => format!("{}.{t}", k.join(",")),
+            };
+            [
+                e.name.clone(),
+                if e.complete {
+                    e.kind()
+                } else {
+                    "-".to_string()
+                },
+                if e.complete {
+                    "yes".to_string()
+                } else {
+                    "NO".to_string()
+                },
+                e.hosts.join(","),
+                if e.complete { scope } else { "?".to_string() },
+                e.objects.map_or("?".to_string(), |n| n.to_string()),
+                e.bytes_stored.map_or("?".to_string(), human_bytes),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME",
+        "TYPE",
+        "COMPLETE",
+        "HOSTS",
+        "KEYSPACES/TABLE",
+        "OBJECTS",
+        "STORED",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    for e in entries.iter().filter(|e| e.problem.is_some()) {
+        let _ = writeln!(
+            out,
+            "{}: incomplete: {}",
+            e.name,
+            e.problem.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

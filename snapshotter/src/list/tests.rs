@@ -1,0 +1,104 @@
+//! `list` over a local store holding our backups, an old tool's backup in both key forms, and a failed one.
+
+use super::*;
+use crate::memstore::MemoryStore;
+use bytes::Bytes;
+use chrono::Utc;
+use node_push::manifest::{Batch, BatchKind, ObjectEntry};
+use node_push::store::PutOptions;
+
+fn entry(key: &str, size: u64) -> ObjectEntry {
+    ObjectEntry {
+        key: key.into(),
+        host: "n1".into(),
+        source_path: "/d/ks/t/snapshots/x/f".into(),
+        keyspace: "ks".into(),
+        table: "t".into(),
+        size: size * 2,
+        compressed_size: size,
+        sha256: "0".repeat(64),
+        etag: "e".into(),
+    }
+}
+
+async fn put(store: &MemoryStore, key: &str, body: &str) {
+    store
+        .put_object(key, Bytes::from(body.to_string()), &PutOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn lists_ours_the_old_tools_and_incomplete_backups_newest_first() {
+    let store = MemoryStore::default();
+    // Ours: a snapshot and one incremental.
+    let mut m = Manifest::new(
+        "20240301000000",
+        "c",
+        vec!["n1".into(), "n2".into()],
+        Some(vec!["ks".into()]),
+        "",
+    );
+    let t = Utc::now();
+    for (kind, n) in [(BatchKind::Snapshot, 3), (BatchKind::Incremental, 1)] {
+        m.batches.push(Batch {
+            kind,
+            started_at: t,
+            completed_at: t,
+            objects: (0..n).map(|i| entry(&format!("k{i}"), 100)).collect(),
+        });
+    }
+    put(&store, "c/20240301000000/manifest.json", &m.to_json()).await;
+    // The old tool's: a manifest without objects, keys in the double-slash form.
+    put(
+        &store,
+        "c/20150101000000/manifest.json",
+        r#"{"name": "20150101000000", "base_path": "c", "hosts": ["h1"], "keyspaces": null, "table": ""}"#,
+    )
+    .await;
+    put(&store, "c/20150101000000/h1//var/lib/cassandra/data/ks/cf/snapshots/20150101000000/ks-cf-ic-1-Data.db.lzo", "12345").await;
+    // A failed one: data, no manifest.
+    put(
+        &store,
+        "c/20240201000000/n1/d/ks/t/snapshots/20240201000000/f.lzo",
+        "123",
+    )
+    .await;
+    put(
+        &store,
+        "c/20240201000000/n2/d/ks/t/snapshots/20240201000000/f.lzo",
+        "1234",
+    )
+    .await;
+
+    let entries = list(&store, "c", false).await.unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["20240301000000", "20240201000000", "20150101000000"]
+    );
+    assert_eq!(entries[0].kind(), "snapshot + 1 incremental");
+    assert_eq!(entries[0].objects, Some(4));
+    assert_eq!(entries[0].bytes_stored, Some(400));
+    assert!(!entries[1].complete);
+    assert_eq!(entries[1].objects, Some(2));
+    assert_eq!(entries[1].hosts, ["n1", "n2"]);
+    assert!(entries[2].complete && entries[2].legacy);
+    assert_eq!(entries[2].objects, None);
+
+    let text = table(&entries);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("NAME"));
+    assert!(
+        lines[1].contains("snapshot + 1 incremental")
+            && lines[1].contains("yes")
+            && lines[1].contains("n1,n2")
+    );
+    assert!(lines[2].contains("NO"));
+    assert!(lines[3].contains('?'));
+    assert!(text.contains("20240201000000: incomplete: no manifest.json"));
+
+    let counted = list(&store, "c", true).await.unwrap();
+    assert_eq!(counted[2].objects, Some(1));
+    assert_eq!(counted[2].bytes_stored, Some(5));
+}

@@ -1,0 +1,119 @@
+//! The result of a backup run, per host: rendered as a table for people or serialised with `--json`.
+
+use crate::output::Stage;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One host's outcome.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub ok: bool,
+    /// The stage that failed, when one did.
+    pub failed_stage: Option<Stage>,
+    pub error: Option<String>,
+    /// Files uploaded in this run.
+    pub files_uploaded: u64,
+    /// Files found already stored (same size and ETag) and not sent again.
+    pub files_already_stored: u64,
+    /// Incremental files removed from `backups/` after their upload was verified.
+    pub files_deleted: u64,
+    pub bytes_read: u64,
+    pub bytes_stored: u64,
+    pub elapsed_ms: u64,
+    /// Whether `nodetool clearsnapshot` succeeded (absent when no snapshot was taken).
+    pub snapshot_cleared: Option<bool>,
+}
+
+impl HostReport {
+    pub fn new(host: &str) -> Self {
+        HostReport {
+            host: host.to_string(),
+            ok: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn fail(&mut self, stage: Stage, error: String) {
+        if self.ok {
+            self.ok = false;
+            self.failed_stage = Some(stage);
+            self.error = Some(error);
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    pub backup: String,
+    /// `snapshot` or `incremental`.
+    pub kind: &'static str,
+    pub bucket: String,
+    pub base_path: String,
+    /// True when the manifest was written and verified.
+    pub complete: bool,
+    pub manifest_key: Option<String>,
+    pub hosts: Vec<HostReport>,
+    /// Failures that belong to no single host (store, ring, manifest, interruption).
+    pub errors: Vec<String>,
+    pub interrupted: bool,
+}
+
+impl BackupReport {
+    pub fn failed(&self) -> bool {
+        self.interrupted || !self.errors.is_empty() || self.hosts.iter().any(|h| !h.ok)
+    }
+
+    /// Every failure, one line each, host first.
+    pub fn failure_lines(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter_map(|h| h.error.clone())
+            .chain(self.errors.iter().cloned())
+            .collect()
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let state = if self.complete {
+            "complete"
+        } else {
+            "NOT complete (no manifest)"
+        };
+        let _ = writeln!(out, "backup {} ({}): {state}", self.backup, self.kind);
+        let width = self
+            .hosts
+            .iter()
+            .map(|h| h.host.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<6}  {:>8}  {:>8}  {:>10}  {:>10}  ERROR",
+            "HOST", "STATUS", "FILES", "SKIPPED", "READ", "STORED"
+        );
+        for h in &self.hosts {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<6}  {:>8}  {:>8}  {:>10}  {:>10}  {}",
+                h.host,
+                if h.ok { "ok" } else { "FAILED" },
+                h.files_uploaded,
+                h.files_already_stored,
+                human(h.bytes_read),
+                human(h.bytes_stored),
+                h.error.as_deref().unwrap_or("")
+            );
+        }
+        for error in &self.errors {
+            let _ = writeln!(out, "error: {error}");
+        }
+        out
+    }
+}
+
+fn human(bytes: u64) -> String {
+    crate::output::human_bytes(bytes)
+}

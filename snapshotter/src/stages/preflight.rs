@@ -1,0 +1,207 @@
+//! Preflight: everything about a node that can be checked without changing it, resolved the way
+//! Cassandra's own scripts do (`$CASSANDRA_CONF`, `nodetool` on PATH), with one-line errors naming the host.
+
+use crate::nodetool::{explain_sudo_failure, CassandraVersion, NodeTool, Privilege};
+use crate::remote::{Remote, RemoteCommand};
+use crate::shell;
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+
+/// What preflight learnt about one node.
+#[derive(Debug, Clone)]
+pub struct NodeFacts {
+    /// `uname -m`.
+    pub arch: String,
+    /// The SSH user's home directory.
+    pub home: String,
+    /// The cassandra.yaml node-push reads.
+    pub yaml_path: String,
+    pub nodetool: NodeTool,
+    pub version: CassandraVersion,
+    /// Directories holding keyspaces (data_file_directories, plus the 4.0+ system one).
+    pub data_dirs: Vec<String>,
+    pub incremental_backups: bool,
+}
+
+/// The user's choices that preflight resolves against each node.
+#[derive(Debug, Clone)]
+pub struct PreflightInput {
+    pub conf_path: Option<String>,
+    pub nodetool_path: Option<String>,
+    pub bin_dir: String,
+    pub privilege: Privilege,
+    pub nodetool_args: Vec<String>,
+}
+
+/// Prints `key=value` lines about the node's login environment.
+const FACTS_SCRIPT: &str = r#"printf 'arch=%s\n' "$(uname -m)"; printf 'home=%s\n' "$HOME"; printf 'conf=%s\n' "${CASSANDRA_CONF:-}"; printf 'nodetool=%s\n' "$(command -v nodetool 2>/dev/null)"; for d in /etc/cassandra/conf /etc/cassandra; do if [ -f "$d/cassandra.yaml" ]; then printf 'etc_conf=%s\n' "$d"; break; fi; done"#;
+
+/// Check one node; the error is one line starting with the host.
+pub async fn preflight(remote: &dyn Remote, input: &PreflightInput) -> Result<NodeFacts> {
+    let host = remote.host().to_string();
+    let mut facts = read_facts(remote, FACTS_SCRIPT).await?;
+    let needs_login_shell = (input.conf_path.is_none() && facts_value(&facts, "conf").is_none())
+        || (input.nodetool_path.is_none() && facts_value(&facts, "nodetool").is_none());
+    if needs_login_shell {
+        // Some installs set CASSANDRA_CONF or PATH only in the profile that a login shell reads.
+        let login = format!("sh -lc {}", shell::quote(FACTS_SCRIPT));
+        if let Ok(login_facts) = read_facts(remote, &login).await {
+            for (key, value) in login_facts {
+                if !value.is_empty() {
+                    facts.entry(key).and_modify(|v| {
+                        if v.is_empty() {
+                            v.clone_from(&value)
+                        }
+                    });
+                }
+            }
+        }
+    }
+    let arch = facts_value(&facts, "arch")
+        .with_context(|| format!("{host}: `uname -m` printed nothing"))?
+        .to_string();
+    let home = facts_value(&facts, "home").unwrap_or("").to_string();
+
+    if input.privilege == Privilege::Sudo {
+        let out = remote
+            .run(&RemoteCommand::new("sudo -n true"), None)
+            .await?;
+        if !out.success() {
+            bail!(explain_sudo_failure(&host, &out.stderr)
+                .unwrap_or_else(|| format!("{host}: `sudo -n true` failed: {}", out.reason())));
+        }
+    }
+
+    let conf = input
+        .conf_path
+        .clone()
+        .or_else(|| facts_value(&facts, "conf").map(str::to_string))
+        .or_else(|| facts_value(&facts, "etc_conf").map(str::to_string))
+        .with_context(|| {
+            format!(
+                "{host}: cannot find cassandra.yaml: $CASSANDRA_CONF is not set and neither \
+                 /etc/cassandra/conf/ nor /etc/cassandra/ has one; give --cassandra-conf-path"
+            )
+        })?;
+    let yaml_path = yaml_in(&conf);
+    let privileged = |words: Vec<&str>| {
+        RemoteCommand::new(shell::join(
+            input.privilege.prefix().iter().copied().chain(words),
+        ))
+    };
+    let yaml = remote
+        .run(&privileged(vec!["cat", "--", &yaml_path]), None)
+        .await?;
+    if !yaml.success() {
+        let reason = explain_sudo_failure(&host, &yaml.stderr).unwrap_or_else(|| yaml.reason());
+        bail!("{host}: cannot read cassandra.yaml at {yaml_path}: {reason}");
+    }
+    let settings =
+        parse_yaml(&yaml_path, &yaml.stdout).map_err(|e| anyhow::anyhow!("{host}: {e}"))?;
+    let data_dirs: Vec<String> = settings
+        .dirs_to_walk()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let mut check = vec![
+        "sh",
+        "-c",
+        r#"for d do [ -d "$d" ] || printf '%s\n' "$d"; done"#,
+        "sh",
+    ];
+    check.extend(data_dirs.iter().map(String::as_str));
+    let missing = remote.run(&privileged(check), None).await?;
+    if let Some(dir) = missing.stdout.lines().find(|l| !l.trim().is_empty()) {
+        bail!("{host}: data directory {dir} (data_file_directories in {yaml_path}) does not exist");
+    }
+    if !missing.success() {
+        bail!(
+            "{host}: cannot check the data directories: {}",
+            missing.reason()
+        );
+    }
+
+    let nodetool_path = input
+        .nodetool_path
+        .clone()
+        .or_else(|| {
+            facts_value(&facts, "nodetool")
+                .filter(|p| p.starts_with('/'))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("{}/nodetool", input.bin_dir));
+    let nodetool = NodeTool {
+        path: nodetool_path,
+        privilege: input.privilege,
+        extra_args: input.nodetool_args.clone(),
+    };
+    let out = remote.run(&nodetool.version(), None).await?;
+    if !out.success() {
+        let reason = explain_sudo_failure(&host, &out.stderr).unwrap_or_else(|| out.reason());
+        bail!(
+            "{host}: `{}` failed: {reason} (is Cassandra running? JMX credentials go in --nodetool-args)",
+            nodetool.version().shown()
+        );
+    }
+    let version = CassandraVersion::parse(&out.stdout).with_context(|| {
+        format!(
+            "{host}: cannot read the Cassandra version from `{}`: {}",
+            nodetool.version().shown(),
+            out.reason()
+        )
+    })?;
+    Ok(NodeFacts {
+        arch,
+        home,
+        yaml_path,
+        nodetool,
+        version,
+        data_dirs,
+        incremental_backups: settings.incremental_backups,
+    })
+}
+
+async fn read_facts(remote: &dyn Remote, script: &str) -> Result<HashMap<String, String>> {
+    let out = remote.run(&RemoteCommand::new(script), None).await?;
+    if !out.success() {
+        bail!(
+            "{}: cannot run a shell command: {}",
+            remote.host(),
+            out.reason()
+        );
+    }
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect())
+}
+
+fn facts_value<'a>(facts: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    facts.get(key).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// The cassandra.yaml for a `--cassandra-conf-path` (a directory, or the file itself).
+pub fn yaml_in(conf: &str) -> String {
+    if conf.ends_with(".yaml") || conf.ends_with(".yml") {
+        conf.to_string()
+    } else {
+        format!("{}/cassandra.yaml", conf.trim_end_matches('/'))
+    }
+}
+
+/// Parse cassandra.yaml text read from a node with node-push's own rules (through a local temp file,
+/// since node-push reads a path); errors name the node's path, not the temp file.
+fn parse_yaml(remote_path: &str, text: &str) -> Result<node_push::select::YamlSettings, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    let local = dir.path().join("cassandra.yaml");
+    fs_err::write(&local, text).map_err(|e| e.to_string())?;
+    node_push::select::cassandra_yaml_settings(&local).map_err(|e| {
+        e.to_string()
+            .replace(&local.display().to_string(), remote_path)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! Running node-push on a node: credentials go in as one JSON line on its stdin (never argv or the remote
+//! environment), its stdout comes back as [`Message`] lines that drive the progress display and yield
+//! the manifest entries, and its stderr is kept for error messages (and shown with `--verbose`).
+
+use crate::nodetool::Privilege;
+use crate::output::Output;
+use crate::remote::{Remote, RemoteCommand, RemoteProcess};
+use crate::shell;
+use crate::ssh::explain_ssh_failure;
+use anyhow::Result;
+use node_push::cli::UploadArgs;
+use node_push::manifest::ObjectEntry;
+use node_push::message::{Message, NodeInput, SkipReason, Summary, PROTOCOL_VERSION};
+use std::collections::VecDeque;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+/// How many of node-push's last stderr lines are kept for the error message.
+const STDERR_TAIL: usize = 20;
+
+/// The node-push command line: `[sudo -n --] PATH upload ARGS...`, every word quoted.
+pub fn node_push_command(privilege: Privilege, path: &str, args: &UploadArgs) -> RemoteCommand {
+    let argv = args.to_argv();
+    RemoteCommand::new(shell::join(
+        privilege
+            .prefix()
+            .iter()
+            .copied()
+            .chain([path])
+            .chain(argv.iter().map(String::as_str)),
+    ))
+}
+
+/// What node-push on one host did.
+#[derive(Debug, Default)]
+pub struct HostUpload {
+    /// Verified objects: uploaded now, or found already stored with the same size and ETag.
+    pub entries: Vec<ObjectEntry>,
+    pub summary: Option<Summary>,
+    /// `path: error` of each file that failed after its retries.
+    pub failed_files: Vec<String>,
+    /// Files uploaded by this run, and files found already stored.
+    pub uploaded: u64,
+    pub already_stored: u64,
+    pub deleted: u64,
+    pub vanished: u64,
+    pub fatal: Option<String>,
+    pub exit_code: Option<i32>,
+    pub stderr_tail: Vec<String>,
+}
+
+impl HostUpload {
+    /// `None` when every file is accounted for; else why not, in one line.
+    pub fn failure(&self, host: &str) -> Option<String> {
+        if let Some(fatal) = &self.fatal {
+            return Some(format!("{host}: node-push: {fatal}"));
+        }
+        if !self.failed_files.is_empty() {
+            return Some(format!(
+                "{host}: {} file(s) failed to upload, first: {}",
+                self.failed_files.len(),
+                self.failed_files[0]
+            ));
+        }
+        let stderr = self.stderr_tail.join("\n");
+        if self.exit_code == Some(255) && !stderr.is_empty() {
+            return Some(format!(
+                "{host}: connection lost during the upload: {}",
+                explain_ssh_failure(&stderr)
+            ));
+        }
+        let last_stderr = || {
+            self.stderr_tail
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "no message".into())
+        };
+        if self.exit_code != Some(0) {
+            let code = self
+                .exit_code
+                .map_or("a signal".to_string(), |c| format!("exit code {c}"));
+            return Some(format!(
+                "{host}: node-push ended with {code}: {}",
+                last_stderr()
+            ));
+        }
+        if self.summary.is_none() {
+            return Some(format!(
+                "{host}: node-push ended without a summary: {}",
+                last_stderr()
+            ));
+        }
+        None
+    }
+}
+
+/// Run node-push on `remote` with `args`, feeding it `input` on stdin.
+pub async fn run(
+    remote: &dyn Remote,
+    command: &RemoteCommand,
+    input: &NodeInput,
+    output: &Output,
+) -> Result<HostUpload> {
+    let host = remote.host().to_string();
+    output.verbose(format!("{host}: $ {}", command.shown()));
+    let RemoteProcess {
+        mut stdin,
+        stdout,
+        stderr,
+        exit,
+    } = remote.spawn(command).await?;
+    let mut line = serde_json::to_string(input).expect("serialisable");
+    line.push('\n');
+    if let Some(pipe) = stdin.as_mut() {
+        // A node-push that died at once shows up below through its exit and stderr.
+        let _ = pipe.write_all(line.as_bytes()).await;
+        let _ = pipe.flush().await;
+    }
+    drop(line);
+
+    let mut result = HostUpload::default();
+    let stdout_done = async {
+        let mut lines = stdout.lines();
+        while let Ok(Some(text)) = lines.next_line().await {
+            match Message::parse_line(&text) {
+                Ok(Some(message)) => {
+                    let last = handle(&host, message, &mut result, output);
+                    if last {
+                        // node-push is done: closing its stdin lets it exit.
+                        stdin = None;
+                    }
+                }
+                Ok(None) => output.verbose(format!("{host}: {text}")),
+                Err(error) => {
+                    result.fatal = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        drop(stdin.take());
+    };
+    let stderr_done = async {
+        let mut tail = VecDeque::new();
+        let mut lines = stderr.lines();
+        while let Ok(Some(text)) = lines.next_line().await {
+            output.verbose(format!("{host}: node-push: {text}"));
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(text);
+        }
+        tail
+    };
+    let ((), tail) = tokio::join!(stdout_done, stderr_done);
+    result.stderr_tail = tail.into_iter().collect();
+    result.exit_code = exit.await.ok().flatten();
+    output.upload_finished(&host);
+    Ok(result)
+}
+
+/// Apply one message; true when it is the last one of the run.
+fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output) -> bool {
+    match message {
+        Message::Hello {
+            protocol,
+            tool_version,
+            ..
+        } => {
+            if protocol != PROTOCOL_VERSION {
+                result.fatal = Some(format!(
+                    "node-push {tool_version} speaks protocol {protocol}, expected {PROTOCOL_VERSION}"
+                ));
+                return true;
+            }
+        }
+        Message::Plan { files, bytes } => output.upload_plan(host, files, bytes),
+        Message::FileStarted { path, .. } => output.verbose(format!("{host}: uploading {path}")),
+        Message::FileProgress {
+            path, bytes_read, ..
+        } => output.file_progress(host, &path, bytes_read),
+        Message::FileDone { entry } => {
+            output.file_finished(host, &entry.source_path, entry.size);
+            result.uploaded += 1;
+            result.entries.push(entry);
+        }
+        Message::FileSkipped {
+            path,
+            reason: SkipReason::AlreadyStored { entry },
+        } => {
+            output.file_finished(host, &path, entry.size);
+            result.already_stored += 1;
+            result.entries.push(entry);
+        }
+        Message::FileSkipped {
+            path,
+            reason: SkipReason::Vanished,
+        } => {
+            output.verbose(format!(
+                "{host}: {path} vanished before upload (compaction)"
+            ));
+            output.file_finished(host, &path, 0);
+            result.vanished += 1;
+        }
+        Message::FileFailed { path, error, .. } => {
+            output.error(format!("{host}: {path}: {error}"));
+            result.failed_files.push(format!("{path}: {error}"));
+        }
+        Message::FileDeleted { .. } => result.deleted += 1,
+        Message::Summary(summary) => {
+            result.summary = Some(summary);
+            return true;
+        }
+        Message::Fatal { error } => {
+            result.fatal = Some(error);
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;
