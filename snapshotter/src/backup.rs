@@ -320,6 +320,43 @@ impl BackupJob {
             let error = format!("{error:#}");
             self.output.error(&error);
             state.lock().expect("not poisoned").errors.push(error);
+            return;
+        }
+        if let Plan::Snapshot { .. } = plan {
+            self.prune_incrementals(&nodes, &manifest).await;
+        }
+    }
+
+    /// Once a snapshot backup is complete, the `backups/` links of the SSTables it holds are redundant:
+    /// remove them so that the next incremental sends only what was flushed after the snapshot. A failure
+    /// here costs only bandwidth later, so it is a warning.
+    async fn prune_incrementals(&self, nodes: &[Node], manifest: &Manifest) {
+        let Some(batch) = manifest.batches.last() else {
+            return;
+        };
+        let pruned = bounded(nodes, self.settings.pool_size, |node| {
+            let host = node.remote.host();
+            let files: Vec<&str> = batch
+                .objects
+                .iter()
+                .filter(|o| o.host == host && o.source_path.contains("/snapshots/"))
+                .map(|o| o.source_path.as_str())
+                .collect();
+            async move {
+                snapshot::prune_incrementals(node.remote.as_ref(), self.settings.privilege, &files)
+                    .await
+            }
+        })
+        .await;
+        for (node, result) in nodes.iter().zip(pruned) {
+            match result {
+                Ok(0) => {}
+                Ok(n) => self.output.verbose(format!(
+                    "{}: removed {n} backups/ link(s) already in the snapshot",
+                    node.remote.host()
+                )),
+                Err(error) => self.output.warn(format!("{error:#}")),
+            }
         }
     }
 
