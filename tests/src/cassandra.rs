@@ -8,6 +8,7 @@
 //!
 //! Node indices are 0-based: node `i` is `127.0.0.<i+2>`, alias `node<i+1>`.
 
+mod backups;
 mod config;
 mod ring;
 
@@ -24,6 +25,9 @@ pub use ring::{parse_ring, RingEntry};
 
 use crate::ports::free_ports_on_all;
 use crate::process::{log_tail, ServerCommand, ServerProcess, DEFAULT_STOP_GRACE};
+
+/// How long Cassandra may take to hard-link flushed files into `backups/` after a flush.
+pub const BACKUP_LINK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How a ring is started.
 #[derive(Debug, Clone)]
@@ -234,6 +238,20 @@ impl CassandraCluster {
             Command::new(&cli).arg("-f").arg(script_file.path()),
             &format!("cassandra-cli on {}", self.nodes[i].alias()),
         )
+    }
+
+    /// `nodetool flush <keyspace>` on node `i`. With incremental backups on, it also waits until every
+    /// SSTable file the flush wrote is hard-linked into `backups/`: Cassandra 1.2 makes those links on a
+    /// background thread after `nodetool flush` has returned.
+    pub fn flush(&self, i: usize, keyspace: &str) -> Result<()> {
+        let before = backups::sstable_files(&self.data_dir(i), keyspace)?;
+        self.nodetool(i, &["flush", keyspace])?;
+        if self.options.incremental_backups == IncrementalBackups::Enabled {
+            let after = backups::sstable_files(&self.data_dir(i), keyspace)?;
+            let flushed = after.difference(&before).cloned().collect();
+            backups::wait_for_backup_links(&flushed, BACKUP_LINK_TIMEOUT)?;
+        }
+        Ok(())
     }
 
     /// Node `i`'s view of the ring.

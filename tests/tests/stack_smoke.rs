@@ -6,7 +6,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use testkit::cassandra::{parse_ring, CassandraCluster, CassandraOptions, IncrementalBackups};
@@ -30,6 +30,19 @@ fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     files.retain(|path| path.to_string_lossy().ends_with("-Data.db"));
     files.sort();
     Ok(files)
+}
+
+fn wait_for_file(path: &Path, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !path.is_file() {
+        ensure!(
+            Instant::now() < deadline,
+            "{} did not appear within {timeout:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 #[test]
@@ -105,18 +118,31 @@ fn three_node_ring_through_ssh_flush_backups_and_snapshot() -> Result<()> {
             .starts_with("smoke-users-ia-"),
         "1.2 file name: {sstable_name:?}"
     );
-    let backup = table_dir.join("backups").join(&sstable_name);
-    ensure!(
-        backup.is_file(),
-        "incremental backup {} missing",
-        backup.display()
+    // Cassandra 1.2 hard-links the flushed files into backups/ on a background thread after the flush
+    // returned, one component at a time: wait for every component.
+    let components: Vec<PathBuf> = fs_err::read_dir(&table_dir)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|path| path.is_file())
+        .collect();
+    assert!(
+        components.len() >= 5,
+        "Data, Index, Filter, Statistics, ... : {components:?}"
     );
-    assert_eq!(
-        fs_err::metadata(&backup)?.ino(),
-        fs_err::metadata(&sstables[0])?.ino(),
-        "backups/ holds a hard link"
-    );
-    assert!(fs_err::metadata(&backup)?.len() > 0);
+    for component in &components {
+        let link = table_dir
+            .join("backups")
+            .join(component.file_name().context("file name")?);
+        wait_for_file(&link, Duration::from_secs(15))?;
+        assert_eq!(
+            fs_err::metadata(&link)?.ino(),
+            fs_err::metadata(component)?.ino(),
+            "{} is a hard link",
+            link.display()
+        );
+    }
+    assert!(fs_err::metadata(table_dir.join("backups").join(&sstable_name))?.len() > 0);
 
     // Snapshot on node 2 through ssh: the tagged snapshot dir holds the same SSTable.
     let output = fixture
@@ -137,7 +163,18 @@ fn three_node_ring_through_ssh_flush_backups_and_snapshot() -> Result<()> {
     );
 
     // Node 1 and 3 were not flushed: their data is still only in memtables and commitlog.
-    assert!(data_files(&fixture.cassandra.data_dir(0).join("smoke/users"))?.is_empty());
+    let node1_table = fixture.cassandra.data_dir(0).join("smoke/users");
+    assert!(data_files(&node1_table)?.is_empty());
+    // testkit's own flush returns only once the backup links exist.
+    fixture.cassandra.flush(0, "smoke")?;
+    let flushed = data_files(&node1_table)?;
+    assert_eq!(flushed.len(), 1);
+    assert_eq!(data_files(&node1_table.join("backups"))?.len(), 1);
+    assert_eq!(
+        fs_err::read_dir(node1_table.join("backups"))?.count(),
+        components.len(),
+        "every component linked"
+    );
     Ok(())
 }
 
@@ -158,7 +195,7 @@ fn flush_without_incremental_backups_leaves_no_backups() -> Result<()> {
         0,
         &format!("{schema}set users['bob']['email'] = 'bob@example.com';\n"),
     )?;
-    cluster.nodetool(0, &["flush", "smoke"])?;
+    cluster.flush(0, "smoke")?;
     let table_dir = cluster.data_dir(0).join("smoke/users");
     assert_eq!(data_files(&table_dir)?.len(), 1);
     assert!(
