@@ -42,6 +42,9 @@ pub struct LzopEncoder<R: Read> {
     /// Block-sized buffers ready to be read into again.
     spare_buffers: Vec<Vec<u8>>,
     stage: Stage,
+    /// The source has returned end of file; it is not read again (a terminal or pipe might block
+    /// or produce more).
+    source_exhausted: bool,
     uncompressed_bytes: u64,
     compressed_bytes: u64,
     /// An error to report on the next read, because the read that hit it had already copied data.
@@ -82,6 +85,7 @@ impl<R: Read> LzopEncoder<R> {
             current: OutputChunk::whole(header),
             spare_buffers: Vec::new(),
             stage: Stage::Blocks,
+            source_exhausted: false,
             uncompressed_bytes: 0,
             compressed_bytes: 0,
             deferred_error: None,
@@ -161,13 +165,19 @@ impl<R: Read> LzopEncoder<R> {
 
     /// The next block of the source, or `None` at its end.
     fn read_source_block(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.source_exhausted {
+            return Ok(None);
+        }
         let mut buffer = self.spare_buffers.pop().unwrap_or_default();
         // Recycled buffers already have this length, so this only zeroes fresh ones.
         buffer.resize(self.block_size, 0);
         let mut filled = 0;
         while filled < buffer.len() {
             match self.inner.read(&mut buffer[filled..]) {
-                Ok(0) => break,
+                Ok(0) => {
+                    self.source_exhausted = true;
+                    break;
+                }
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {

@@ -196,3 +196,40 @@ fn source_errors_reach_the_caller_and_stick() {
         "a failed encoder must not resume"
     );
 }
+
+/// A source that must not be read again once it has reported end of file (like a terminal).
+struct EndsOnce {
+    data: Vec<u8>,
+    position: usize,
+    ended: bool,
+}
+
+impl Read for EndsOnce {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        assert!(!self.ended, "read again after end of file");
+        // Short reads, to exercise filling a block from several calls.
+        let n = buf.len().min(1000).min(self.data.len() - self.position);
+        buf[..n].copy_from_slice(&self.data[self.position..self.position + n]);
+        self.position += n;
+        self.ended = n == 0;
+        Ok(n)
+    }
+}
+
+#[test]
+fn source_is_not_read_after_its_end_and_short_reads_fill_blocks() {
+    let data = mixed_bytes(100_000);
+    let source = EndsOnce {
+        data: data.clone(),
+        position: 0,
+        ended: false,
+    };
+    let mut lzop = Vec::new();
+    LzopEncoder::new(source, small_blocks(Checksum::Adler32), None)
+        .read_to_end(&mut lzop)
+        .unwrap();
+    let stats = verify(lzop.as_slice()).unwrap();
+    // Full 4096-byte blocks despite 1000-byte reads.
+    assert_eq!(stats.blocks, data.len().div_ceil(4096) as u64);
+    assert_eq!(decode(&lzop).unwrap(), data);
+}
