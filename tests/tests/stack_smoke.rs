@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use testkit::cassandra::{parse_ring, CassandraCluster, CassandraOptions, IncrementalBackups};
-use testkit::fixture::NodeFixture;
-use testkit::sshd::{HostSpec, SshCluster};
+use testkit::fixture::{NodeFixture, NodeFixtureOptions};
+use testkit::sshd::{HostSpec, LoginUser, SshCluster};
 
 const SCHEMA: &str = "\
 create keyspace smoke with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:3};
@@ -270,5 +270,30 @@ fn twenty_hosts_start_and_answer_quickly() -> Result<()> {
         "{}",
         String::from_utf8_lossy(&by_ip.stderr)
     );
+    Ok(())
+}
+
+#[test]
+fn sudo_fixture_hides_data_from_the_login_user_but_not_from_sudo() -> Result<()> {
+    let mut options = NodeFixtureOptions::new(1);
+    options.login = LoginUser::SudoUser("testkit-sudo".to_string());
+    let fixture = NodeFixture::start_with(options)?;
+    assert_eq!(fixture.ssh.run_ok(0, "id -un")?.trim(), "testkit-sudo");
+    // nodetool and cassandra.yaml are readable without privileges, as on a real node.
+    let ring = parse_ring(&fixture.ssh.run_ok(0, "nodetool ring")?);
+    assert_eq!(ring.len(), 1);
+    assert!(fixture
+        .ssh
+        .run_ok(0, "cat \"$CASSANDRA_CONF/cassandra.yaml\"")?
+        .contains("listen_address: 127.0.0.2"));
+    // The data dir is root's: listing it needs sudo.
+    let data_dir = fixture.cassandra.data_dir(0).display().to_string();
+    assert!(!fixture
+        .ssh
+        .run(0, &format!("ls {data_dir}"))?
+        .status
+        .success());
+    let listing = fixture.ssh.run_ok(0, &format!("sudo -n ls {data_dir}"))?;
+    assert!(listing.lines().any(|name| name == "system"), "{listing}");
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -11,6 +12,12 @@ const USERADD_EXISTS: i32 = 9;
 
 /// Makes sure `name` exists, can log in with a key (account not locked) and has passwordless sudo.
 pub(super) fn ensure_sudo_user(name: &str) -> Result<()> {
+    // useradd and usermod fail rather than wait when another one holds /etc/passwd's lock, so tests of
+    // one process that start sudo hosts at the same time take turns.
+    static ACCOUNT_CHANGES: Mutex<()> = Mutex::new(());
+    let _turn = ACCOUNT_CHANGES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let valid_name = name
         .chars()
         .next()
@@ -39,18 +46,21 @@ pub(super) fn ensure_sudo_user(name: &str) -> Result<()> {
     }
     // useradd leaves the password field "!", a locked account, and sshd without PAM refuses locked
     // accounts even for key logins. "*" means "no password can match" without locking.
-    let status = Command::new("usermod")
-        .args(["-p", "*", name])
-        .stdin(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("usermod -p '*' {name} failed: {status}");
+    if password_field(name)?.starts_with('!') {
+        let status = Command::new("usermod")
+            .args(["-p", "*", name])
+            .stdin(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("usermod -p '*' {name} failed: {status}");
+        }
     }
     let sudoers = Path::new("/etc/sudoers.d").join(format!("testkit-{name}"));
     let rule = format!("# Created by testkit for its sudo-required test hosts.\n{name} ALL=(ALL:ALL) NOPASSWD: ALL\n");
     if fs_err::read_to_string(&sudoers).ok().as_deref() != Some(rule.as_str()) {
         // Written aside and renamed, so sudo never reads a half-written rule.
-        let staged = sudoers.with_extension("tmp");
+        // sudo ignores names with a dot, so the staged file is never read as a rule.
+        let staged = sudoers.with_extension(format!("{}.tmp", std::process::id()));
         fs_err::write(&staged, &rule)?;
         fs_err::set_permissions(&staged, std::fs::Permissions::from_mode(0o440))?;
         fs_err::rename(&staged, &sudoers)?;
@@ -71,6 +81,19 @@ pub(crate) fn make_world_readable(path: &Path) -> Result<()> {
 
 pub(crate) fn running_as_root() -> Result<bool> {
     Ok(fs_err::metadata("/proc/self")?.uid() == 0)
+}
+
+/// The user's password field in /etc/shadow ("!" prefix = locked).
+fn password_field(name: &str) -> Result<String> {
+    let shadow = fs_err::read_to_string("/etc/shadow")?;
+    let field = shadow.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(':')?
+            .split(':')
+            .next()
+            .map(str::to_string)
+    });
+    field.with_context(|| format!("{name} is not in /etc/shadow"))
 }
 
 fn user_exists(name: &str) -> Result<bool> {
