@@ -106,13 +106,22 @@ pub async fn preflight(remote: &dyn Remote, input: &PreflightInput) -> Result<No
     let mut check = vec![
         "sh",
         "-c",
-        r#"for d do [ -d "$d" ] || printf '%s\n' "$d"; done"#,
+        r#"for d do if [ ! -d "$d" ]; then printf 'missing:%s\n' "$d"; elif [ ! -r "$d" ] || [ ! -x "$d" ]; then printf 'unreadable:%s\n' "$d"; fi; done"#,
         "sh",
     ];
     check.extend(data_dirs.iter().map(String::as_str));
     let missing = remote.run(&privileged(check), None).await?;
-    if let Some(dir) = missing.stdout.lines().find(|l| !l.trim().is_empty()) {
-        bail!("{host}: data directory {dir} (data_file_directories in {yaml_path}) does not exist");
+    for line in missing.stdout.lines() {
+        if let Some(dir) = line.strip_prefix("missing:") {
+            bail!("{host}: data directory {dir} (data_file_directories in {yaml_path}) does not exist");
+        }
+        if let Some(dir) = line.strip_prefix("unreadable:") {
+            let hint = match input.privilege {
+                Privilege::LoginUser => "use --use-sudo, or log in as Cassandra's user",
+                Privilege::Sudo => "check its permissions",
+            };
+            bail!("{host}: data directory {dir} is not readable by the SSH user: {hint}");
+        }
     }
     if !missing.success() {
         bail!(

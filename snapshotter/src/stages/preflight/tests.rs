@@ -73,7 +73,14 @@ async fn one_line_errors_name_the_host() {
         .lock()
         .unwrap()
         .retain(|r| r.contains != "for d do");
-    let missing_dir = missing_dir.on("for d do", 0, "/var/lib/cassandra/data\n");
+    let missing_dir = missing_dir.on("for d do", 0, "missing:/var/lib/cassandra/data\n");
+    let unreadable = healthy("n6");
+    unreadable
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != "for d do");
+    let unreadable = unreadable.on("for d do", 0, "unreadable:/var/lib/cassandra/data\n");
     let no_yaml = FakeRemote::new("n3")
         .on("printf 'arch=%s", 0, "arch=x86_64\nconf=\nnodetool=\n")
         .on("sh -lc", 0, "arch=x86_64\n");
@@ -93,7 +100,8 @@ async fn one_line_errors_name_the_host() {
         "Connection refused to 127.0.0.1:7199\n",
     );
     for (remote, needle) in [
-        (missing_dir, "n2: data directory /var/lib/cassandra/data"),
+        (missing_dir, "n2: data directory /var/lib/cassandra/data (data_file_directories"),
+        (unreadable, "n6: data directory /var/lib/cassandra/data is not readable by the SSH user: use --use-sudo"),
         (no_yaml, "n3: cannot find cassandra.yaml"),
         (bad_yaml, "n4: Cassandra config /c/cassandra.yaml"),
         (

@@ -1,0 +1,258 @@
+//! The stack of the end-to-end tests: SeaweedFS with one bucket, a Cassandra ring whose nodes are ssh
+//! hosts, an S3 client to look at what the coordinator stored, and a runner for the coordinator itself.
+
+use anyhow::{bail, Context, Result};
+use node_push::layout;
+use node_push::manifest::{Manifest, ObjectEntry};
+use node_push::store::s3::{CredentialSource, S3Config, S3Store};
+use node_push::store::ObjectStore;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+use testkit::fixture::{NodeFixture, NodeFixtureOptions};
+use testkit::seaweed::SeaweedFs;
+use testkit::sshd::LoginUser;
+
+/// The rings of these tests all bind 127.0.0.2-4: one at a time.
+pub static STACK_LOCK: Mutex<()> = Mutex::new(());
+
+/// A bucket name with dots, as many real ones have.
+pub const BUCKET: &str = "e2e.backups";
+pub const BASE: &str = "e2e";
+
+/// One run of the coordinator.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.stdout).with_context(|| {
+            format!(
+                "stdout is not JSON: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub struct Stack {
+    // Field order is drop order: the nodes stop before the store they wrote to.
+    pub nodes: NodeFixture,
+    pub weed: SeaweedFs,
+    store: S3Store,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Stack {
+    pub fn start(nodes: usize, sudo_user: Option<&str>) -> Result<Self> {
+        let weed = SeaweedFs::start()?;
+        weed.create_bucket(BUCKET)?;
+        let mut options = NodeFixtureOptions::new(nodes);
+        if let Some(user) = sudo_user {
+            options.login = LoginUser::SudoUser(user.to_string());
+        }
+        let nodes = NodeFixture::start_with(options)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let store = runtime.block_on(S3Store::connect(S3Config {
+            bucket: BUCKET.to_string(),
+            region: weed.region().to_string(),
+            endpoint: Some(weed.endpoint.clone()),
+            credentials: CredentialSource::Explicit {
+                access_key: weed.access_key().to_string(),
+                secret_key: weed.secret_key().to_string(),
+                session_token: None,
+            },
+            timeout: Duration::from_secs(30),
+        }))?;
+        Ok(Stack {
+            nodes,
+            weed,
+            store,
+            runtime,
+        })
+    }
+
+    pub fn hosts(&self) -> Vec<String> {
+        self.nodes.aliases()
+    }
+
+    /// A Thrift CLI script on node 1.
+    pub fn cli(&self, script: &str) -> Result<()> {
+        self.nodes.cassandra.cli(0, script).map(drop)
+    }
+
+    /// `nodetool flush KS` on every node, waiting for the backups/ links.
+    pub fn flush_all(&self, keyspace: &str) -> Result<()> {
+        for node in 0..self.nodes.cassandra.len() {
+            self.nodes.cassandra.flush(node, keyspace)?;
+        }
+        Ok(())
+    }
+
+    /// The coordinator with the store's flags (global flags first, as the old tool wants them) and `args`.
+    pub fn coordinator(&self, args: &[&str]) -> Result<Run> {
+        let output = Command::new(env!("CARGO_BIN_EXE_cassandra-snapshotter"))
+            .args(["--s3-bucket-name", BUCKET, "--s3-base-path", BASE])
+            .args([
+                "--s3-endpoint",
+                &self.weed.endpoint,
+                "--s3-bucket-region",
+                self.weed.region(),
+            ])
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .envs(self.weed.aws_env())
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run cassandra-snapshotter")?;
+        let run = Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        eprintln!(
+            "--- cassandra-snapshotter {}\n{}",
+            args.join(" "),
+            run.stderr
+        );
+        Ok(run)
+    }
+
+    /// `--json backup --hosts node1,... --ssh-config ... EXTRA`.
+    pub fn backup(&self, extra: &[&str]) -> Result<Run> {
+        let hosts = self.hosts().join(",");
+        let config = self.nodes.ssh_config_path();
+        let node_push = testkit::workspace_bin("node-push")?;
+        let mut args = vec![
+            "--json".to_string(),
+            "backup".to_string(),
+            format!("--hosts={hosts}"),
+            format!("--ssh-config={}", config.display()),
+            format!("--node-push-binary={}", node_push.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.coordinator(&args)
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        Ok(self.runtime.block_on(self.store.get(key, None))?.to_vec())
+    }
+
+    pub fn manifest(&self, name: &str) -> Result<Manifest> {
+        let key = layout::manifest_key(BASE, name);
+        Ok(Manifest::from_json(&key, &self.get(&key)?)?)
+    }
+
+    pub fn ring(&self, name: &str) -> Result<String> {
+        Ok(String::from_utf8(self.get(&layout::ring_key(BASE, name))?)?)
+    }
+
+    pub fn object_size(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .runtime
+            .block_on(self.store.head(key))?
+            .map(|meta| meta.size))
+    }
+
+    pub fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.object_size(key)?.is_some())
+    }
+
+    /// Backup names under the base path, sorted.
+    pub fn backup_names(&self) -> Result<Vec<String>> {
+        let prefix = layout::base_prefix(BASE);
+        let listing = self.runtime.block_on(self.store.list(&prefix, Some("/")))?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .map(|p| {
+                p.trim_start_matches(&prefix)
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Download `entry`'s object, decompress it with the real `lzop`, and compare with the manifest.
+    pub fn check_lzop_restores(&self, entry: &ObjectEntry) -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("object.lzo");
+        fs_err::write(&file, self.get(&entry.key)?)?;
+        let out = Command::new("lzop").arg("-dc").arg(&file).output()?;
+        if !out.status.success() {
+            bail!(
+                "lzop -dc {}: {}",
+                entry.key,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(out.stdout.len() as u64, entry.size, "{}", entry.key);
+        assert_eq!(
+            hex::encode(Sha256::digest(&out.stdout)),
+            entry.sha256,
+            "{}",
+            entry.key
+        );
+        Ok(())
+    }
+
+    fn table_dirs(&self, node: usize, keyspace: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.nodes.cassandra.data_dir(node).join(keyspace);
+        let mut dirs = Vec::new();
+        for entry in fs_err::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            }
+        }
+        Ok(dirs)
+    }
+
+    /// Every `snapshots/<tag>` dir of `keyspace` on `node`.
+    pub fn snapshot_dirs(&self, node: usize, keyspace: &str) -> Result<Vec<PathBuf>> {
+        let mut found = Vec::new();
+        for table in self.table_dirs(node, keyspace)? {
+            let snapshots = table.join("snapshots");
+            if snapshots.is_dir() {
+                for entry in fs_err::read_dir(&snapshots)? {
+                    found.push(entry?.path());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Names of the files in the `backups/` dirs of `keyspace` on `node`.
+    pub fn backups_files(&self, node: usize, keyspace: &str) -> Result<BTreeSet<String>> {
+        let mut found = BTreeSet::new();
+        for table in self.table_dirs(node, keyspace)? {
+            let backups = table.join("backups");
+            if backups.is_dir() {
+                for entry in fs_err::read_dir(&backups)? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_file() {
+                        found.insert(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
