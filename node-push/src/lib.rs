@@ -11,6 +11,7 @@
 //! The rest is the agent itself: [`select`] finds the files the Cassandra way, [`upload`] runs the
 //! walk → compress → multipart pipeline, [`ratelimit`] shares one bandwidth budget across transfers.
 
+pub mod agent;
 pub mod cli;
 pub mod layout;
 pub mod lzop;

@@ -1,2 +1,44 @@
-//! `node-push` binary entry point.
-fn main() {}
+//! `node-push`: the node-side agent. Parses the command line, runs it, maps the outcome to an exit code.
+//!
+//! stdout carries only JSON lines (see `node_push::message`); human messages go to stderr.
+
+use clap::Parser;
+use node_push::agent::{self, Outcome};
+use node_push::cli::{Cli, Command};
+use node_push::message::Message;
+use node_push::upload::Reporter;
+
+fn main() {
+    let cli = Cli::parse();
+    let reporter = Reporter::stdout();
+    reporter.emit(agent::hello());
+    let code = match cli.command {
+        Command::Hello => 0,
+        Command::Upload(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("cannot start the async runtime");
+            match runtime.block_on(agent::upload(*args, reporter.clone(), cli.verbose)) {
+                Ok((outcome, summary)) => {
+                    if summary.files_failed > 0 {
+                        eprintln!(
+                            "node-push: {} of {} files failed",
+                            summary.files_failed, summary.files_total
+                        );
+                    }
+                    reporter.emit(Message::Summary(summary));
+                    outcome.exit_code()
+                }
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    eprintln!("node-push: {error}");
+                    reporter.emit(Message::Fatal { error });
+                    Outcome::SomeFailed.exit_code().max(2)
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

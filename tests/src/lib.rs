@@ -11,6 +11,7 @@ pub mod ports;
 pub mod process;
 pub mod seaweed;
 pub mod sshd;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 

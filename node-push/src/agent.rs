@@ -1,0 +1,320 @@
+//! The node-push agent: turns parsed [`UploadArgs`] into a store, a file list and a pipeline run.
+//!
+//! This is what `node-push upload` does, as a library function so tests can drive it in-process:
+//! read credentials (stdin line or environment), open the store, select files (Cassandra layout or a plain
+//! directory), watch stdin so that a dropped SSH connection stops the run, upload, and print the summary.
+
+use crate::cli::{ChecksumArg, SseArg, UploadArgs};
+use crate::layout::LZO_SUFFIX;
+use crate::lzop::Checksum;
+use crate::message::{Message, NodeInput, Summary, PROTOCOL_VERSION};
+use crate::ratelimit::RateLimiter;
+use crate::select::{self, Selection, Source};
+use crate::store::local::LocalStore;
+use crate::store::s3::{CredentialSource, S3Config, S3Store};
+use crate::store::{Destination, ObjectStore, PutOptions, RetryPolicy, ServerSideEncryption};
+use crate::upload::{AfterUpload, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
+use anyhow::{bail, Context as _};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How a run ended, as a process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every file uploaded (or skipped for a good reason).
+    Complete,
+    /// At least one file failed; the others were uploaded.
+    SomeFailed,
+    /// Stopped because stdin closed (the coordinator went away).
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::SomeFailed => 1,
+            Outcome::Cancelled => 3,
+        }
+    }
+}
+
+/// The hello line: protocol, version, host and architecture.
+pub fn hello() -> Message {
+    let hostname = fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string());
+    Message::Hello {
+        protocol: PROTOCOL_VERSION,
+        tool_version: crate::TOOL_VERSION.to_string(),
+        hostname,
+        arch: std::env::consts::ARCH.to_string(),
+    }
+}
+
+/// Run `node-push upload`. Errors are fatal (nothing could be uploaded); per-file failures are in the
+/// summary and the outcome.
+pub async fn upload(
+    args: UploadArgs,
+    reporter: Reporter,
+    verbose: bool,
+) -> anyhow::Result<(Outcome, Summary)> {
+    let input = if args.credentials_stdin {
+        read_node_input()?
+    } else {
+        NodeInput::default()
+    };
+    let stdin_watch = stdin_is_a_pipe();
+    let store = open_store(&args, &input).await?;
+    let items = plan(&args)?;
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    if stdin_watch {
+        watch_stdin(cancel_tx);
+    }
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("lzop-{i}"))
+        .build()
+        .context("cannot start the compression threads")?;
+    let config = PipelineConfig {
+        part_size: args.part_size_mib.max(1) * 1024 * 1024,
+        concurrency: args.concurrency.max(1),
+        put_options: put_options(&args),
+        checksum: match args.checksum {
+            ChecksumArg::Adler32 => Checksum::Adler32,
+            ChecksumArg::Crc32 => Checksum::Crc32,
+        },
+        retry: RetryPolicy::default(),
+        host_label: args.host_label.clone().unwrap_or_else(|| match hello() {
+            Message::Hello { hostname, .. } => hostname,
+            _ => unreachable!("hello() returns a hello"),
+        }),
+        after_upload: if args.delete_after_upload {
+            AfterUpload::Delete
+        } else {
+            AfterUpload::Keep
+        },
+        etag_is_md5: args.sse != Some(SseArg::AwsKms),
+        verbose,
+        ..PipelineConfig::default()
+    };
+    let ctx = Context::new(
+        store,
+        config,
+        Arc::new(pool),
+        RateLimiter::new(args.rate_limit),
+        reporter,
+        cancel_rx.clone(),
+    );
+    let summary = Pipeline::new(ctx).run(items).await;
+    let outcome = if *cancel_rx.borrow() {
+        Outcome::Cancelled
+    } else if summary.files_failed > 0 {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Complete
+    };
+    Ok((outcome, summary))
+}
+
+/// Half the cores, at least one: the rest stay with Cassandra.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+fn put_options(args: &UploadArgs) -> PutOptions {
+    let sse = match args.sse {
+        None => ServerSideEncryption::None,
+        Some(SseArg::Aes256) => ServerSideEncryption::Aes256,
+        Some(SseArg::AwsKms) => ServerSideEncryption::Kms {
+            key_id: args.sse_kms_key_id.clone(),
+        },
+    };
+    PutOptions {
+        sse,
+        storage_class: args.storage_class.clone(),
+        content_type: None,
+    }
+}
+
+/// One JSON line on stdin, sent by the coordinator before anything else.
+fn read_node_input() -> anyhow::Result<NodeInput> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the credentials line from stdin")?;
+    // The error must not echo the line: it holds the secret key.
+    serde_json::from_str(line.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "the credentials line on stdin is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// Stdin is watched only when it is a pipe or socket (SSH, the coordinator), not a terminal or /dev/null
+/// (cron, systemd), where an immediate end of file means nothing.
+fn stdin_is_a_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs_err::metadata("/dev/stdin")
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
+}
+
+/// Cancels the run when stdin reaches end of file.
+fn watch_stdin(cancel: watch::Sender<bool>) {
+    std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut sink = String::new();
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
+                sink.clear();
+            }
+            eprintln!("node-push: stdin closed, stopping and aborting open uploads");
+            let _ = cancel.send(true);
+        })
+        .expect("can start a thread");
+}
+
+async fn open_store(args: &UploadArgs, input: &NodeInput) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    match &args.dest {
+        Destination::Local { root } => Ok(Arc::new(LocalStore::new(root.clone())?)),
+        Destination::S3 { bucket, .. } => {
+            let credentials = match (&input.aws_access_key_id, &input.aws_secret_access_key) {
+                (Some(access_key), Some(secret_key)) => CredentialSource::Explicit {
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                    session_token: input.aws_session_token.clone(),
+                },
+                _ => match &args.profile {
+                    Some(profile) => CredentialSource::Profile(Some(profile.clone())),
+                    None => CredentialSource::DefaultChain,
+                },
+            };
+            let config = S3Config {
+                bucket: bucket.clone(),
+                region: args.region.clone(),
+                endpoint: args.endpoint.clone(),
+                credentials,
+                timeout: Duration::from_secs(120),
+            };
+            Ok(Arc::new(S3Store::connect(config).await?))
+        }
+    }
+}
+
+/// The files to upload and their keys.
+pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
+    if let Some(dir) = &args.dir {
+        return plan_directory(dir, &args.dest);
+    }
+    let data_dirs = if !args.data_dirs.is_empty() {
+        args.data_dirs.clone()
+    } else if let Some(yaml) = &args.cassandra_yaml {
+        select::data_dirs_from_yaml(yaml)?
+    } else {
+        bail!("say what to upload: --dir PATH, or --cassandra-yaml FILE / --data-dir DIR with --snapshot-tag TAG or --incremental");
+    };
+    let source = match (&args.snapshot_tag, args.incremental) {
+        (Some(tag), false) => Source::Snapshot { tag: tag.clone() },
+        (None, true) => Source::Incremental,
+        _ => bail!("give exactly one of --snapshot-tag TAG and --incremental"),
+    };
+    let selection = Selection {
+        data_dirs,
+        keyspaces: args.keyspaces.clone(),
+        table: args.table.clone(),
+        exclude_tables: args.exclude_tables.clone(),
+        source,
+    };
+    let selected = select::select(&selection)?;
+    for path in &selected.vanished {
+        eprintln!(
+            "node-push: {} vanished during the walk (compaction), skipped",
+            path.display()
+        );
+    }
+    let prefix = args.dest.prefix();
+    Ok(selected
+        .files
+        .into_iter()
+        .map(|file| UploadItem {
+            key: cassandra_key(prefix, &file.path),
+            path: file.path,
+            size: file.size,
+            keyspace: file.keyspace,
+            table: file.table,
+        })
+        .collect())
+}
+
+/// `<prefix><absolute path>.lzo`: the old tool's layout, where the prefix is `<base>/<NAME>/<host>`.
+fn cassandra_key(prefix: &str, path: &Path) -> String {
+    let key = format!("{prefix}{}{LZO_SUFFIX}", path.display());
+    key.trim_start_matches('/').to_string()
+}
+
+/// Every regular file below `dir`, keyed by its path relative to `dir`.
+fn plan_directory(dir: &Path, dest: &Destination) -> anyhow::Result<Vec<UploadItem>> {
+    let mut items = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.io_error().map(|io| io.kind()) == Some(std::io::ErrorKind::NotFound) => {
+                continue
+            }
+            Err(e) => bail!("cannot walk {}: {e}", dir.display()),
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let relative: PathBuf = entry
+            .path()
+            .strip_prefix(dir)
+            .expect("walk stays below its root")
+            .to_path_buf();
+        items.push(UploadItem {
+            path: entry.path().to_path_buf(),
+            key: dest.key_for(&format!("{}{LZO_SUFFIX}", relative.display())),
+            size: meta.len(),
+            keyspace: String::new(),
+            table: String::new(),
+        });
+    }
+    if items.is_empty() && !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cassandra_keys_follow_the_old_layout() {
+        let key = cassandra_key(
+            "base/20240101000000/node1",
+            Path::new("/var/lib/cassandra/data/ks/t/backups/f"),
+        );
+        assert_eq!(
+            key,
+            "base/20240101000000/node1/var/lib/cassandra/data/ks/t/backups/f.lzo"
+        );
+        assert_eq!(
+            cassandra_key("", Path::new("/d/ks/t/backups/f")),
+            "d/ks/t/backups/f.lzo"
+        );
+    }
+}

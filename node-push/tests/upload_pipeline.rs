@@ -1,0 +1,543 @@
+//! The node-push binary end to end: Cassandra-like trees of every layout uploaded to a real SeaweedFS and
+//! to the local store, every object downloaded and checked with the real `lzop` and byte for byte, the
+//! JSON lines parsed strictly, incremental files deleted only after their upload, and a file over 5 GiB
+//! streamed with bounded memory.
+
+use node_push::layout::{self, DataKind, ParsedKey};
+use node_push::lzop::LzopDecoder;
+use node_push::message::{Message, NodeInput, SkipReason, Summary};
+use node_push::store::s3::{CredentialSource, S3Config, S3Store};
+use node_push::store::ObjectStore;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use testkit::seaweed::SeaweedFs;
+use testkit::tree::{write_tree, Layout, Placement, TreeSpec};
+
+const NAME: &str = "20240101000000";
+
+/// What one node-push run printed and how it ended.
+struct Run {
+    messages: Vec<Message>,
+    status: std::process::ExitStatus,
+    stderr: String,
+    peak_rss_kib: u64,
+}
+
+impl Run {
+    fn summary(&self) -> &Summary {
+        match self.messages.last() {
+            Some(Message::Summary(summary)) => summary,
+            other => panic!(
+                "last line is not a summary: {other:?}\nstderr: {}",
+                self.stderr
+            ),
+        }
+    }
+
+    fn done(&self) -> BTreeMap<String, node_push::manifest::ObjectEntry> {
+        self.messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::FileDone { entry } => Some((entry.source_path.clone(), entry.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Run node-push with `args`, writing `stdin_line` first and keeping stdin open until it exits; every
+/// stdout line must be a valid message, the first one `hello`.
+fn node_push(args: &[String], stdin_line: Option<String>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_node-push"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node-push starts");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(line) = stdin_line {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Ok(status) = fs_err::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                let kib: u64 = hwm
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                peak_rss_kib = peak_rss_kib.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    let messages: Vec<Message> = stdout
+        .lines()
+        .map(|line| {
+            Message::parse_line(line)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("stdout holds only JSON lines")
+        })
+        .collect();
+    assert!(
+        matches!(messages.first(), Some(Message::Hello { protocol: 1, .. })),
+        "{messages:?}"
+    );
+    Run {
+        messages,
+        status,
+        stderr,
+        peak_rss_kib,
+    }
+}
+
+fn s3_store(weed: &SeaweedFs, bucket: &str) -> S3Store {
+    let config = S3Config {
+        bucket: bucket.to_string(),
+        region: weed.region().to_string(),
+        endpoint: Some(weed.endpoint.clone()),
+        credentials: CredentialSource::Explicit {
+            access_key: weed.access_key().to_string(),
+            secret_key: weed.secret_key().to_string(),
+            session_token: None,
+        },
+        timeout: Duration::from_secs(60),
+    };
+    tokio_runtime()
+        .block_on(S3Store::connect(config))
+        .expect("connects to SeaweedFS")
+}
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn credentials_line(weed: &SeaweedFs) -> String {
+    serde_json::to_string(&NodeInput {
+        aws_access_key_id: Some(weed.access_key().to_string()),
+        aws_secret_access_key: Some(weed.secret_key().to_string()),
+        aws_session_token: None,
+    })
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Download `key`, check it with the real `lzop -t`, decode it and compare with `source`.
+fn check_object(store: &dyn ObjectStore, key: &str, source: &Path, scratch: &Path) {
+    let body = tokio_runtime()
+        .block_on(store.get(key, None))
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+    let copy = scratch.join("object.lzo");
+    fs_err::write(&copy, &body).unwrap();
+    let test = Command::new("lzop")
+        .arg("-t")
+        .arg(&copy)
+        .output()
+        .expect("lzop is installed (cargo xtask setup)");
+    assert!(
+        test.status.success(),
+        "lzop -t {key}: {}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+    let mut decoded = Vec::new();
+    LzopDecoder::new(&body[..])
+        .unwrap()
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert!(
+        decoded == fs_err::read(source).unwrap(),
+        "{key} does not decode to {}",
+        source.display()
+    );
+}
+
+#[test]
+fn cassandra_trees_of_every_layout_upload_to_seaweedfs_and_come_back_byte_for_byte() {
+    let weed = SeaweedFs::start().unwrap();
+    weed.create_bucket("backups.with.dots").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // Two data dirs: an old 1.2 layout in one, 4.1 with secondary indexes and Cassandra's own snapshot
+    // manifest in the other; 2.1 and 3.x tables beside them.
+    let d1 = tmp.path().join("data1");
+    let d2 = tmp.path().join("data2");
+    let snapshot = Placement::Snapshot(NAME.into());
+    let mut files = write_tree(&d1, &TreeSpec::new(Layout::V12, snapshot.clone())).unwrap();
+    files.extend(
+        write_tree(
+            &d2,
+            &TreeSpec {
+                tables: vec!["users".into()],
+                ..TreeSpec::new(Layout::V41, snapshot.clone())
+            },
+        )
+        .unwrap(),
+    );
+    files.extend(
+        write_tree(
+            &d2,
+            &TreeSpec {
+                tables: vec!["t21".into()],
+                ..TreeSpec::new(Layout::V21, snapshot.clone())
+            },
+        )
+        .unwrap(),
+    );
+    files.extend(
+        write_tree(
+            &d2,
+            &TreeSpec {
+                tables: vec!["t3".into()],
+                data_size: 12 << 20,
+                ..TreeSpec::new(Layout::V3, snapshot)
+            },
+        )
+        .unwrap(),
+    );
+    // Live SSTables and other snapshots must not be picked up.
+    write_tree(&d1, &TreeSpec::new(Layout::V12, Placement::Live)).unwrap();
+    write_tree(
+        &d1,
+        &TreeSpec::new(Layout::V12, Placement::Snapshot("other".into())),
+    )
+    .unwrap();
+
+    let dest = format!("s3://backups.with.dots/base/{NAME}/node1");
+    let run = node_push(
+        &args(&[
+            "upload",
+            "--data-dir",
+            d1.to_str().unwrap(),
+            "--data-dir",
+            d2.to_str().unwrap(),
+            "--snapshot-tag",
+            NAME,
+            "--dest",
+            &dest,
+            "--endpoint",
+            &weed.endpoint,
+            "--region",
+            weed.region(),
+            "--host-label",
+            "node1",
+            "--credentials-stdin",
+            "--part-size-mib",
+            "5",
+        ]),
+        Some(credentials_line(&weed)),
+    );
+    assert!(run.status.success(), "node-push failed: {}", run.stderr);
+    assert!(
+        !run.stderr.contains(weed.secret_key()),
+        "secret key leaked to stderr"
+    );
+    let summary = run.summary();
+    assert_eq!(summary.files_total, files.len() as u64);
+    assert_eq!(summary.files_done, files.len() as u64);
+    assert_eq!(summary.files_failed, 0);
+    let expected_bytes: u64 = files
+        .iter()
+        .map(|f| fs_err::metadata(f).unwrap().len())
+        .sum();
+    assert_eq!(summary.bytes_read, expected_bytes);
+
+    let store = s3_store(&weed, "backups.with.dots");
+    let listing = tokio_runtime()
+        .block_on(store.list(&layout::backup_prefix("base", NAME), None))
+        .unwrap();
+    assert_eq!(
+        listing.objects.len(),
+        files.len(),
+        "one object per file, nothing else"
+    );
+    let done = run.done();
+    let scratch = tmp.path().join("scratch");
+    fs_err::create_dir_all(&scratch).unwrap();
+    for file in &files {
+        let key = layout::data_key("base", NAME, "node1", file);
+        let entry = &done[&file.display().to_string()];
+        assert_eq!(entry.key, key);
+        assert_eq!(entry.host, "node1");
+        let Some(ParsedKey::Data(parsed)) = layout::parse_key("base", &key) else {
+            panic!("{key}")
+        };
+        assert_eq!(parsed.kind, DataKind::Snapshot { tag: NAME.into() });
+        assert_eq!(entry.keyspace, parsed.keyspace);
+        let meta = listing
+            .objects
+            .iter()
+            .find(|o| o.key == key)
+            .unwrap_or_else(|| panic!("{key} not stored"));
+        assert_eq!(meta.size, entry.compressed_size);
+        assert_eq!(meta.etag, entry.etag);
+        let sha = sha256_hex(&fs_err::read(file).unwrap());
+        assert_eq!(entry.sha256, sha, "{}", file.display());
+        check_object(&store, &key, file, &scratch);
+    }
+    // The 12 MiB Data.db files went up as multipart uploads (5 MiB parts).
+    assert!(
+        done.values().any(|e| e.etag.ends_with("-3")),
+        "expected 3-part uploads"
+    );
+}
+
+#[test]
+fn incremental_files_are_deleted_only_after_their_upload_is_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let files = write_tree(&data, &TreeSpec::new(Layout::V40, Placement::Backups)).unwrap();
+    let out = tmp.path().join("store");
+    let run = node_push(
+        &args(&[
+            "upload",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--incremental",
+            "--delete-after-upload",
+            "--keyspaces",
+            "ks1",
+            "--exclude-tables",
+            "ks1.events",
+            "--dest",
+            &format!("file://{}/b/n/h", out.display()),
+        ]),
+        None,
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let selected: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.to_str().unwrap().contains("/ks1/users-"))
+        .collect();
+    assert!(!selected.is_empty());
+    assert_eq!(run.summary().files_done, selected.len() as u64);
+    let deleted: Vec<String> = run
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::FileDeleted { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted.len(), selected.len());
+    for file in &files {
+        let uploaded = selected.contains(&file);
+        assert_eq!(file.exists(), !uploaded, "{}", file.display());
+        if uploaded {
+            // Every deletion was announced after that file's done message.
+            let done_at = run.messages.iter().position(|m| matches!(m, Message::FileDone { entry } if Path::new(&entry.source_path) == file.as_path())).unwrap();
+            let deleted_at = run.messages.iter().position(|m| matches!(m, Message::FileDeleted { path } if Path::new(path) == file.as_path())).unwrap();
+            assert!(done_at < deleted_at);
+            let stored = out.join(format!("b/n/h{}.lzo", file.display()));
+            assert!(stored.is_file(), "{}", stored.display());
+        }
+    }
+}
+
+#[test]
+fn a_failed_store_fails_each_file_by_name_and_deletes_nothing() {
+    let weed = SeaweedFs::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let files = write_tree(
+        &data,
+        &TreeSpec {
+            keyspaces: vec!["ks".into()],
+            tables: vec!["t".into()],
+            sstables_per_table: 1,
+            ..TreeSpec::new(Layout::V12, Placement::Backups)
+        },
+    )
+    .unwrap();
+    // The bucket does not exist: nothing can be stored.
+    let run = node_push(
+        &args(&[
+            "upload",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--incremental",
+            "--delete-after-upload",
+            "--dest",
+            "s3://no-such-bucket/base",
+            "--endpoint",
+            &weed.endpoint,
+            "--credentials-stdin",
+        ]),
+        Some(credentials_line(&weed)),
+    );
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains("no-such-bucket"),
+        "the error names the bucket: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(weed.secret_key()));
+    for file in &files {
+        assert!(
+            file.exists(),
+            "{} was deleted although its upload failed",
+            file.display()
+        );
+    }
+    assert!(!run
+        .messages
+        .iter()
+        .any(|m| matches!(m, Message::FileDone { .. } | Message::FileDeleted { .. })));
+}
+
+#[test]
+fn vanished_files_are_skipped_not_fatal() {
+    // A file that is gone by the time it is read (compaction) is reported as skipped.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("a"), b"alpha").unwrap();
+    let store = tmp.path().join("store");
+    let ctx_items = node_push::agent::plan(&node_push::cli::UploadArgs {
+        dir: Some(dir.clone()),
+        ..node_push::cli::UploadArgs::new(format!("file://{}", store.display()).parse().unwrap())
+    })
+    .unwrap();
+    let mut items = ctx_items;
+    items.push(node_push::upload::UploadItem {
+        path: dir.join("gone"),
+        key: "gone.lzo".into(),
+        size: 10,
+        keyspace: String::new(),
+        table: String::new(),
+    });
+    let reporter = node_push::upload::Reporter::collector();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let summary = runtime.block_on(async {
+        let local = node_push::store::local::LocalStore::new(&store).unwrap();
+        let (_tx, cancel) = tokio::sync::watch::channel(false);
+        let ctx = node_push::upload::Context::new(
+            std::sync::Arc::new(local),
+            node_push::upload::PipelineConfig::default(),
+            std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .unwrap(),
+            ),
+            node_push::ratelimit::RateLimiter::new(0),
+            reporter.clone(),
+            cancel,
+        );
+        node_push::upload::Pipeline::new(ctx).run(items).await
+    });
+    assert_eq!(
+        (
+            summary.files_done,
+            summary.files_skipped,
+            summary.files_failed
+        ),
+        (1, 1, 0)
+    );
+    assert!(reporter
+        .collected()
+        .iter()
+        .any(|m| matches!(m, Message::FileSkipped { path, reason: SkipReason::Vanished } if path.ends_with("/gone"))));
+}
+
+#[test]
+fn a_file_over_5_gib_streams_to_the_local_store_with_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    fs_err::create_dir_all(&dir).unwrap();
+    let big = dir.join("nb-1-big-Data.db");
+    // Sparse, with an incompressible 1 MiB stretch every 256 MiB: fast to write, exercises raw and
+    // compressed blocks and offsets past 4 GiB.
+    let size: u64 = 5 * 1024 * 1024 * 1024 + 12345;
+    {
+        let file = fs_err::File::create(&big).unwrap();
+        file.set_len(size).unwrap();
+        let mut file = file.into_parts().0;
+        let mut state = 7u64;
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut offset = 0;
+        while offset + chunk.len() as u64 <= size {
+            testkit::tree::random_fill(&mut chunk, &mut state);
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset)).unwrap();
+            file.write_all(&chunk).unwrap();
+            offset += 256 << 20;
+        }
+    }
+    let out = tmp.path().join("store");
+    let run = node_push(
+        &args(&[
+            "upload",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dest",
+            &format!("file://{}", out.display()),
+        ]),
+        None,
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let entry = run.done().into_values().next().unwrap();
+    assert_eq!(entry.size, size);
+    let stored = out.join("nb-1-big-Data.db.lzo");
+    // The real lzop checks every block and reproduces the exact bytes.
+    let check = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "lzop -dc '{}' | cmp - '{}'",
+            stored.display(),
+            big.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "lzop -dc | cmp: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    eprintln!(
+        "peak RSS of node-push for a {size} byte file: {} KiB",
+        run.peak_rss_kib
+    );
+    assert!(
+        run.peak_rss_kib > 0 && run.peak_rss_kib < 96 * 1024,
+        "peak RSS {} KiB",
+        run.peak_rss_kib
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
