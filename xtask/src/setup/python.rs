@@ -33,7 +33,7 @@ pub fn venv_tools(stack: &Path) -> Result<()> {
         return Ok(());
     }
     if !venv.join("bin/pip").is_file() {
-        cmd::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        create_venv(&venv)?;
     }
     cmd::run(
         Command::new(venv.join("bin/pip"))
@@ -111,6 +111,26 @@ pub fn cassandra_jar(stack: &Path) -> Result<()> {
     fs_err::remove_dir_all(&extract_dir)?;
     println!("setup: Cassandra 1.2.0 jar: installed {}", jar.display());
     Ok(())
+}
+
+/// `python3 -m venv`; Debian's own python3 needs the python3-venv package for that, so it is installed
+/// once if the first try fails.
+fn create_venv(venv: &Path) -> Result<()> {
+    let first_try = cmd::run(Command::new("python3").args(["-m", "venv"]).arg(venv));
+    if first_try.is_ok() {
+        return Ok(());
+    }
+    println!("setup: python3 -m venv failed; installing Debian's python3-venv and trying again");
+    if venv.exists() {
+        fs_err::remove_dir_all(venv)?;
+    }
+    cmd::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "python3-venv"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .context("python3 -m venv failed and python3-venv could not be installed")?;
+    cmd::run(Command::new("python3").args(["-m", "venv"]).arg(venv))
 }
 
 fn sha256(path: &Path) -> Result<String> {
