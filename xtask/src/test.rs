@@ -28,21 +28,19 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
         .iter()
         .any(|arg| arg == "-p" || arg.starts_with("--package"));
     let mut cargo_test = cmd::cargo();
-    cargo_test.arg("test");
+    // Every test binary runs even after one fails, so one report shows every failure.
+    cargo_test.args(["test", "--no-fail-fast"]);
     if !names_a_package {
         cargo_test.arg("--workspace");
     }
     cargo_test
         .args(cargo_test_args)
         .env(RETRY_BASE_ENV.0, RETRY_BASE_ENV.1);
-    println!(
-        "$ cargo test {}",
-        if names_a_package {
-            cargo_test_args.join(" ")
-        } else {
-            "--workspace".into()
-        }
-    );
+    let shown_args: Vec<String> = cargo_test
+        .get_args()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    println!("$ cargo {}", shown_args.join(" "));
     let mut child = cargo_test
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
