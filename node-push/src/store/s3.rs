@@ -1,9 +1,10 @@
 //! [`S3Store`]: AWS S3 and S3-compatible stores (SeaweedFS, MinIO, ...) through rust-s3.
 //!
-//! rust-s3 signs and sends the metadata requests (HEAD, GET, list, multipart initiate/complete/abort,
-//! delete). The two requests that carry data, a single PUT and a part upload, are signed here
-//! ([`signed_put`]) so that Content-MD5 is the digest computed when the data was read and the body is sent
-//! without copies. rust-s3's own retries are switched off: [`crate::store::retry`] decides.
+//! rust-s3 signs and sends the metadata requests (HEAD, GET, list, multipart complete/abort, delete). The
+//! requests that carry data or object options (a single PUT, a part upload, multipart initiation) are
+//! signed here ([`signed`]): Content-MD5 is the digest computed when the data was read, bodies are sent
+//! without copies, and a KMS key id does not break the signature as it does in rust-s3 0.38.
+//! rust-s3's own retries are switched off: [`crate::store::retry`] decides.
 //!
 //! Addressing: with a custom endpoint, path-style (`http://host:port/bucket/key`), which every
 //! S3-compatible server understands. On AWS, virtual-hosted style, except for bucket names with dots,
@@ -15,7 +16,7 @@
 mod credentials;
 mod errors;
 mod listing;
-mod signed_put;
+mod signed;
 
 pub use credentials::CredentialSource;
 
@@ -24,13 +25,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::Method;
 use s3::serde_types::Part;
 use s3::{Bucket, Region};
 use serde::Deserialize;
 
 use self::errors::RequestContext;
-use self::signed_put::SignedPut;
+use self::signed::{header_value, SignedRequest};
 use super::{
     CompletedPart, Listing, ObjectMeta, ObjectStore, PendingUpload, PutOptions,
     ServerSideEncryption, StoreError, StoreResult,
@@ -69,6 +71,8 @@ pub struct S3Store {
     region: String,
     endpoint: Option<String>,
     timeout: Duration,
+    /// Keys or uploads per listing page; `None` leaves the server's default (1000 on AWS).
+    page_size: Option<usize>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -152,9 +156,17 @@ impl S3Store {
             region: cfg.region.clone(),
             endpoint: cfg.endpoint.clone(),
             timeout: cfg.timeout,
+            page_size: None,
         };
         store.check_bucket().await?;
         Ok(store)
+    }
+
+    /// Asks for at most `keys` entries per listing page (objects and multipart uploads). Listings still
+    /// return everything; small pages let tests cover pagination without thousands of objects.
+    pub fn with_page_size(mut self, keys: usize) -> Self {
+        self.page_size = Some(keys.max(1));
+        self
     }
 
     /// The bucket name.
@@ -191,12 +203,10 @@ impl S3Store {
 fn object_headers(opts: &PutOptions, ctx: &RequestContext<'_>) -> StoreResult<HeaderMap> {
     let mut headers = HeaderMap::new();
     let mut add = |name: &'static str, value: &str| -> StoreResult<()> {
-        let value = HeaderValue::from_str(value).map_err(|_| StoreError::Permanent {
-            op: ctx.op,
-            key: ctx.key.to_string(),
-            message: format!("{name} value {value:?} is not valid in an HTTP header"),
-        })?;
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(
+            HeaderName::from_static(name),
+            header_value(ctx, name, value)?,
+        );
         Ok(())
     };
     match &opts.sse {
@@ -225,6 +235,13 @@ fn unquote(etag: &str) -> String {
     etag.trim().trim_matches('"').to_string()
 }
 
+/// The part of an InitiateMultipartUpload answer we need.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InitiateResult {
+    upload_id: String,
+}
+
 /// The part of a CompleteMultipartUpload answer we need.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -244,39 +261,52 @@ impl ObjectStore for S3Store {
     async fn put_object(&self, key: &str, body: Bytes, opts: &PutOptions) -> StoreResult<String> {
         let ctx = self.context("put", key);
         let mut headers = object_headers(opts, &ctx)?;
-        let content_type =
-            HeaderValue::from_str(content_type(opts)).map_err(|_| StoreError::Permanent {
-                op: ctx.op,
-                key: key.to_string(),
-                message: "the content type is not valid in an HTTP header".into(),
-            })?;
-        headers.insert(reqwest::header::CONTENT_TYPE, content_type);
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            header_value(&ctx, "content-type", content_type(opts))?,
+        );
         let md5: [u8; 16] = Md5::digest(&body).into();
-        let put = SignedPut {
+        let request = SignedRequest {
+            method: Method::PUT,
             key,
             query: &[],
             headers,
             timeout: self.body_timeout(body.len()),
             body,
-            md5,
+            md5: Some(md5),
         };
-        signed_put::send(&self.bucket, put, ctx).await
+        let response = signed::send(&self.bucket, request, ctx).await?;
+        signed::etag_of(&response, &ctx)
     }
 
     async fn create_multipart(&self, key: &str, opts: &PutOptions) -> StoreResult<String> {
         let ctx = self.context("create_multipart", key);
-        let headers = object_headers(opts, &ctx)?;
-        // rust-s3 has no per-request headers for initiation, but a Bucket clone with extra headers is cheap
-        // (the HTTP client and credentials are shared).
-        let bucket = self
-            .bucket
-            .with_extra_headers(headers)
-            .map_err(|e| ctx.classify_s3(e))?;
-        let response = bucket
-            .initiate_multipart_upload(key, content_type(opts))
+        let mut headers = object_headers(opts, &ctx)?;
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            header_value(&ctx, "content-type", content_type(opts))?,
+        );
+        let request = SignedRequest {
+            method: Method::POST,
+            key,
+            query: &[("uploads", "")],
+            headers,
+            body: Bytes::new(),
+            md5: None,
+            timeout: self.timeout,
+        };
+        let response = signed::send(&self.bucket, request, ctx).await?;
+        let body = response
+            .text()
             .await
-            .map_err(|e| ctx.classify_s3(e))?;
-        Ok(response.upload_id)
+            .map_err(|err| ctx.classify_transport(err))?;
+        let initiated: InitiateResult =
+            quick_xml::de::from_str(&body).map_err(|_| StoreError::Transient {
+                op: ctx.op,
+                key: key.to_string(),
+                message: "the answer to the initiation has no UploadId".into(),
+            })?;
+        Ok(initiated.upload_id)
     }
 
     async fn upload_part(
@@ -288,19 +318,18 @@ impl ObjectStore for S3Store {
         md5: [u8; 16],
     ) -> StoreResult<String> {
         let ctx = self.context("upload_part", key);
-        let query = [
-            ("partNumber", part_number.to_string()),
-            ("uploadId", upload_id.to_string()),
-        ];
-        let put = SignedPut {
+        let part_number = part_number.to_string();
+        let request = SignedRequest {
+            method: Method::PUT,
             key,
-            query: &query,
+            query: &[("partNumber", &part_number), ("uploadId", upload_id)],
             headers: HeaderMap::new(),
             timeout: self.body_timeout(body.len()),
             body,
-            md5,
+            md5: Some(md5),
         };
-        signed_put::send(&self.bucket, put, ctx).await
+        let response = signed::send(&self.bucket, request, ctx).await?;
+        signed::etag_of(&response, &ctx)
     }
 
     async fn complete_multipart(
