@@ -209,6 +209,20 @@ fn flush_without_incremental_backups_leaves_no_backups() -> Result<()> {
     cluster.start_node(0)?;
     let read_back = cluster.cli(0, "use smoke;\nget users['bob'];\n")?;
     assert!(read_back.contains("value=bob@example.com"), "{read_back}");
+
+    // A crash (SIGKILL) loses nothing written: the commitlog is replayed on start.
+    cluster.cli(
+        0,
+        "use smoke;\nset users['carol']['email'] = 'carol@example.com';\n",
+    )?;
+    cluster.kill_node(0);
+    assert!(
+        cluster.nodetool(0, &["version"]).is_err(),
+        "JMX is gone with the node"
+    );
+    cluster.start_node(0)?;
+    let read_back = cluster.cli(0, "use smoke;\nget users['carol'];\n")?;
+    assert!(read_back.contains("value=carol@example.com"), "{read_back}");
     Ok(())
 }
 
@@ -244,7 +258,7 @@ fn twenty_hosts_start_and_answer_quickly() -> Result<()> {
         .map(|n| HostSpec::numbered(n, base.path().join(format!("node{n}"))))
         .collect();
     let started = Instant::now();
-    let cluster = SshCluster::start(&specs)?;
+    let mut cluster = SshCluster::start(&specs)?;
     let start_time = started.elapsed();
     let started = Instant::now();
     for (i, host) in cluster.hosts().iter().enumerate() {
@@ -257,6 +271,14 @@ fn twenty_hosts_start_and_answer_quickly() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(cluster.host(19).ip().to_string(), "127.0.0.21");
+
+    // A host whose sshd is down refuses connections; started again it answers with the same host key.
+    cluster.stop_host(2);
+    let refused = cluster.run(2, "true")?;
+    assert_eq!(refused.status.code(), Some(255), "ssh's own failure code");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Connection refused"));
+    cluster.start_host(2)?;
+    assert_eq!(cluster.run_ok(2, "echo back")?, "back\n");
     // The ssh config also accepts a host by IP, as `--hosts 127.0.0.5` would name it.
     let by_ip = std::process::Command::new("ssh")
         .arg("-F")
