@@ -149,4 +149,3 @@ fn files_removed_during_the_walk_are_vanished_not_errors() {
         assert!(result.files.len() <= names.len());
     }
 }
-

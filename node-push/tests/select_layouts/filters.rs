@@ -35,7 +35,11 @@ pub(crate) fn two_disk_node(tree: &Tree) -> (PathBuf, PathBuf) {
 }
 
 /// Paths of `result` for one table on both disks, sorted.
-pub(crate) fn expected_on_both_disks(keyspace: &str, table_dir: &str, source: &Source) -> Vec<String> {
+pub(crate) fn expected_on_both_disks(
+    keyspace: &str,
+    table_dir: &str,
+    source: &Source,
+) -> Vec<String> {
     let mut expected = Vec::new();
     for (disk, generation) in [("disk1", "1"), ("disk2", "2")] {
         let (below, generation) = match source {
@@ -290,4 +294,3 @@ fn bad_requests_fail_naming_what_is_wrong() {
         "{error}"
     );
 }
-

@@ -297,4 +297,3 @@ fn table_name_strips_the_id_of_2_1_and_later_dirs() {
     assert_eq!(table_name("users"), "users");
     assert_eq!(table_name("LocationInfo"), "LocationInfo");
 }
-

@@ -130,10 +130,7 @@ fn yaml_to_selection_end_to_end() {
             disk2.display()
         ),
     );
-    let data_dirs = data_dirs_from_yaml(&locate_cassandra_yaml(
-        &tree.root().join("conf"),
-    ))
-    .unwrap();
+    let data_dirs = data_dirs_from_yaml(&locate_cassandra_yaml(&tree.root().join("conf"))).unwrap();
     let result = select(&Selection {
         keyspaces: vec!["ks_2024".into()],
         ..Selection::everything(data_dirs, Source::Incremental)
@@ -149,4 +146,3 @@ fn yaml_to_selection_end_to_end() {
     );
     assert!(yaml.exists());
 }
-
