@@ -218,7 +218,14 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
     let data_dirs = if !args.data_dirs.is_empty() {
         args.data_dirs.clone()
     } else if let Some(yaml) = &args.cassandra_yaml {
-        select::data_dirs_from_yaml(yaml)?
+        let settings = select::cassandra_yaml_settings(&select::locate_cassandra_yaml(yaml))?;
+        if args.incremental && !settings.incremental_backups {
+            eprintln!(
+                "node-push: warning: {} does not set incremental_backups: true; backups/ holds only what an earlier setting left",
+                yaml.display()
+            );
+        }
+        settings.dirs_to_walk()
     } else {
         bail!("say what to upload: --dir PATH, or --cassandra-yaml FILE / --data-dir DIR with --snapshot-tag TAG or --incremental");
     };
@@ -229,7 +236,12 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
     };
     let selection = Selection {
         data_dirs,
-        keyspaces: args.keyspaces.clone(),
+        keyspaces: args
+            .keyspaces
+            .iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect(),
         table: args.table.clone(),
         exclude_tables: args.exclude_tables.clone(),
         source,
