@@ -359,6 +359,7 @@ pub fn explain_ssh_failure(stderr: &str) -> String {
     } else {
         ""
     };
+    let last = last.strip_prefix("ssh: ").unwrap_or(&last);
     format!("ssh: {last}{hint}")
 }
 
@@ -447,6 +448,7 @@ mod tests {
         let refused = "ssh: connect to host 127.0.0.9 port 22: Connection refused\n";
         assert!(explain_ssh_failure(refused).contains("Connection refused"));
         assert!(explain_ssh_failure(refused).contains("sshd listening"));
+        assert!(explain_ssh_failure(refused).starts_with("ssh: connect to host"));
         let key = "Host key verification failed.\n";
         assert!(explain_ssh_failure(key).contains("known_hosts"));
         assert!(looks_like_ssh_error(key));

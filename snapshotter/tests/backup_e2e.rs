@@ -11,6 +11,7 @@ use anyhow::{ensure, Result};
 use e2e::{Stack, STACK_LOCK};
 use node_push::layout::{parse_key, DataKind, ParsedKey};
 use std::collections::BTreeSet;
+use std::process::Command;
 
 const SCHEMA: &str = "\
 create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:3};
@@ -219,7 +220,85 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     for node in 0..2 {
         assert!(stack.snapshot_dirs(node, "ks1")?.is_empty());
     }
+    stack.nodes.ssh.start_host(2)?;
+
+    // 6. Ctrl-C during the upload (slowed to 1 KiB/s): node-push stops on every host, the snapshot is
+    //    cleared everywhere, no manifest, no multipart upload left open, exit code 130.
+    interrupted_backup_cleans_up(&stack)?;
     Ok(())
+}
+
+fn interrupted_backup_cleans_up(stack: &Stack) -> Result<()> {
+    use std::io::BufRead;
+    let before = stack.backup_names()?;
+    let args = stack.backup_args(&["--keyspaces=ks1", "--new-snapshot", "--rate-limit=1"])?;
+    let mut child = stack.spawn_coordinator(&args)?;
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("node3: uploading") {
+            break;
+        }
+    }
+    ensure!(
+        seen.contains("== upload"),
+        "the upload never started: {seen}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    ensure!(status.success());
+    let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
+    let code = child.wait()?.code();
+    let rest = rest.join("\n");
+    eprintln!("--- interrupted backup\n{seen}{rest}");
+    assert_eq!(code, Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted") && rest.contains("== clear snapshot"),
+        "{rest}"
+    );
+    for node in 0..3 {
+        assert!(
+            stack.snapshot_dirs(node, "ks1")?.is_empty(),
+            "snapshot cleared on node {node}"
+        );
+    }
+    let after = stack.backup_names()?;
+    for name in after.iter().filter(|n| !before.contains(n)) {
+        assert!(
+            !stack.exists(&format!("e2e/{name}/manifest.json"))?,
+            "no manifest for the interrupted {name}"
+        );
+    }
+    // node-push notices its stdin closing and stops; give it a moment to abort its uploads.
+    let mut waited = 0;
+    while (node_push_running()? || stack.open_multipart_uploads()? > 0) && waited < 30 {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        waited += 1;
+    }
+    assert!(
+        !node_push_running()?,
+        "node-push still running after the interruption"
+    );
+    assert_eq!(
+        stack.open_multipart_uploads()?,
+        0,
+        "multipart uploads left open"
+    );
+    Ok(())
+}
+
+/// Whether any `node-push upload` runs on this machine (all simulated hosts are local).
+fn node_push_running() -> Result<bool> {
+    let out = Command::new("pgrep")
+        .args(["-f", "node-push-[0-9a-f]+ upload"])
+        .output()?;
+    Ok(out.status.success())
 }
 
 #[test]

@@ -132,19 +132,52 @@ impl Stack {
         Ok(run)
     }
 
-    /// `--json backup --hosts node1,... --ssh-config ... EXTRA`.
-    pub fn backup(&self, extra: &[&str]) -> Result<Run> {
-        let hosts = self.hosts().join(",");
-        let config = self.nodes.ssh_config_path();
+    /// The coordinator as a child process (stderr piped), for tests that interrupt it.
+    pub fn spawn_coordinator(&self, args: &[String]) -> Result<std::process::Child> {
+        Command::new(env!("CARGO_BIN_EXE_cassandra-snapshotter"))
+            .args(["--s3-bucket-name", BUCKET, "--s3-base-path", BASE])
+            .args([
+                "--s3-endpoint",
+                &self.weed.endpoint,
+                "--s3-bucket-region",
+                self.weed.region(),
+            ])
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .envs(self.weed.aws_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run cassandra-snapshotter")
+    }
+
+    /// The arguments of a backup of all hosts, then `extra`.
+    pub fn backup_args(&self, extra: &[&str]) -> Result<Vec<String>> {
         let node_push = testkit::workspace_bin("node-push")?;
         let mut args = vec![
             "--json".to_string(),
             "backup".to_string(),
-            format!("--hosts={hosts}"),
-            format!("--ssh-config={}", config.display()),
+            format!("--hosts={}", self.hosts().join(",")),
+            format!("--ssh-config={}", self.nodes.ssh_config_path().display()),
             format!("--node-push-binary={}", node_push.display()),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
+        Ok(args)
+    }
+
+    /// Multipart uploads left open under the base path.
+    pub fn open_multipart_uploads(&self) -> Result<usize> {
+        let prefix = layout::base_prefix(BASE);
+        Ok(self
+            .runtime
+            .block_on(self.store.list_multipart_uploads(&prefix))?
+            .len())
+    }
+
+    /// `--json backup --hosts node1,... --ssh-config ... EXTRA`.
+    pub fn backup(&self, extra: &[&str]) -> Result<Run> {
+        let args = self.backup_args(extra)?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.coordinator(&args)
     }
