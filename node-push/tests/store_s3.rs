@@ -15,6 +15,7 @@ use node_push::store::{
 };
 use testkit::seaweed::SeaweedFs;
 
+use common::fault_proxy::{Fault, FaultProxy};
 use common::*;
 
 fn config(s3: &SeaweedFs, bucket: &str) -> S3Config {
@@ -105,6 +106,63 @@ async fn encryption_and_storage_class_headers_are_accepted() {
         assert_eq!(head.storage_class.as_deref(), Some(class), "{key}");
         assert_eq!(head.content_type.as_deref(), Some(content_type), "{key}");
     }
+}
+
+#[tokio::test]
+async fn throttling_truncated_and_stalled_answers_are_transient() {
+    let s3 = SeaweedFs::start().unwrap();
+    s3.create_bucket("faults").unwrap();
+    let proxy = FaultProxy::start(&s3.endpoint);
+    let mut cfg = config(&s3, "faults");
+    cfg.endpoint = Some(proxy.endpoint.clone());
+    cfg.timeout = Duration::from_secs(2);
+    let store = S3Store::connect(cfg).await.unwrap();
+    let data = pattern(300_000, 4);
+    store
+        .put_object("f/obj", data.clone(), &PutOptions::default())
+        .await
+        .unwrap();
+
+    proxy.set(Fault::SlowDown).await;
+    // HEAD answers carry no body, so only the status tells.
+    let head = store.head("f/obj").await.unwrap_err();
+    assert!(
+        matches!(head, StoreError::Transient { .. }),
+        "503 on HEAD: {head}"
+    );
+    for err in [
+        store
+            .put_object("f/x", Bytes::from_static(b"x"), &PutOptions::default())
+            .await
+            .unwrap_err(),
+        store.list("f/", None).await.unwrap_err(),
+        store.get("f/obj", None).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, StoreError::Transient { .. }),
+            "503 SlowDown: {err}"
+        );
+        assert!(err.to_string().contains("SlowDown"), "{err}");
+    }
+
+    proxy.set(Fault::CutAfter(1000)).await;
+    let cut = store.get("f/obj", None).await.unwrap_err();
+    assert!(cut.is_retryable(), "truncated body: {cut}");
+    let cut = store.get("f/obj", Some((0, 200_000))).await.unwrap_err();
+    assert!(cut.is_retryable(), "truncated ranged body: {cut}");
+
+    proxy.set(Fault::StallAfter(1000)).await;
+    let stalled = store.get("f/obj", None).await.unwrap_err();
+    assert!(
+        stalled.is_retryable() && stalled.to_string().contains("stalled"),
+        "{stalled}"
+    );
+    proxy.set(Fault::StallAfter(0)).await;
+    let silent = store.head("f/obj").await.unwrap_err();
+    assert!(silent.is_retryable(), "no answer at all: {silent}");
+
+    proxy.set(Fault::None).await;
+    assert_eq!(store.get("f/obj", None).await.unwrap(), data);
 }
 
 /// A plain rust-s3 client for the test server, to look at objects independently of S3Store.

@@ -14,6 +14,7 @@
 //! fails at once with a message saying what to fix instead of after the first file was compressed.
 
 mod credentials;
+mod download;
 mod errors;
 mod listing;
 mod signed;
@@ -32,7 +33,7 @@ use s3::{Bucket, Region};
 use serde::Deserialize;
 
 use self::errors::RequestContext;
-use self::signed::{header_value, SignedRequest};
+use self::signed::{header_value, SignedRequest, TimeLimit};
 use super::{
     CompletedPart, Listing, ObjectMeta, ObjectStore, PendingUpload, PutOptions,
     ServerSideEncryption, StoreError, StoreResult,
@@ -47,8 +48,9 @@ pub struct S3Config {
     /// A custom endpoint such as `http://127.0.0.1:8333`; implies path-style addressing.
     pub endpoint: Option<String>,
     pub credentials: CredentialSource,
-    /// Time limit of one request without a body. Requests with a body get one extra second per 64 KiB,
-    /// so a slow link finishes a large part while a stalled one is still cut off.
+    /// Time limit of one request without a body. Uploads get one extra second per 64 KiB, so a slow
+    /// link finishes a large part while a stalled one is still cut off; downloads may take as long as
+    /// they need but fail when no data arrives for this long.
     pub timeout: Duration,
 }
 
@@ -271,7 +273,7 @@ impl ObjectStore for S3Store {
             key,
             query: &[],
             headers,
-            timeout: self.body_timeout(body.len()),
+            time_limit: TimeLimit::Total(self.body_timeout(body.len())),
             body,
             md5: Some(md5),
         };
@@ -293,7 +295,7 @@ impl ObjectStore for S3Store {
             headers,
             body: Bytes::new(),
             md5: None,
-            timeout: self.timeout,
+            time_limit: TimeLimit::Total(self.timeout),
         };
         let response = signed::send(&self.bucket, request, ctx).await?;
         let body = response
@@ -324,7 +326,7 @@ impl ObjectStore for S3Store {
             key,
             query: &[("partNumber", &part_number), ("uploadId", upload_id)],
             headers: HeaderMap::new(),
-            timeout: self.body_timeout(body.len()),
+            time_limit: TimeLimit::Total(self.body_timeout(body.len())),
             body,
             md5: Some(md5),
         };
@@ -393,31 +395,37 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Bytes> {
         let ctx = self.context("get", key);
-        let Some((start, end)) = range else {
-            let response = self
-                .bucket
-                .get_object(key)
-                .await
-                .map_err(|e| ctx.classify_s3(e))?;
-            return Ok(response.into_bytes());
+        let mut headers = HeaderMap::new();
+        if let Some((start, end)) = range {
+            if start > end {
+                return Err(StoreError::Permanent {
+                    op: ctx.op,
+                    key: key.to_string(),
+                    message: format!("invalid range [{start}, {end})"),
+                });
+            }
+            if start == end {
+                // HTTP ranges cannot be empty.
+                return Ok(Bytes::new());
+            }
+            let value = format!("bytes={start}-{}", end - 1);
+            headers.insert(reqwest::header::RANGE, header_value(&ctx, "range", &value)?);
+        }
+        let request = SignedRequest {
+            method: Method::GET,
+            key,
+            query: &[],
+            headers,
+            body: Bytes::new(),
+            md5: None,
+            time_limit: TimeLimit::UntilHeaders(self.timeout),
         };
-        if start > end {
-            return Err(StoreError::Permanent {
-                op: ctx.op,
-                key: key.to_string(),
-                message: format!("invalid range [{start}, {end})"),
-            });
+        let response = signed::send(&self.bucket, request, ctx).await?;
+        let download = download::read_body(response, self.timeout, &ctx).await?;
+        match range {
+            None => Ok(download.body),
+            Some((start, end)) => download::ranged(&ctx, download, start, end),
         }
-        if start == end {
-            // HTTP ranges cannot be empty.
-            return Ok(Bytes::new());
-        }
-        let response = self
-            .bucket
-            .get_object_range(key, start, Some(end - 1))
-            .await
-            .map_err(|e| ctx.classify_s3(e))?;
-        ranged_body(&ctx, response, start, end)
     }
 
     async fn list(&self, prefix: &str, delimiter: Option<&str>) -> StoreResult<Listing> {
@@ -437,44 +445,5 @@ impl ObjectStore for S3Store {
 
     async fn list_multipart_uploads(&self, prefix: &str) -> StoreResult<Vec<PendingUpload>> {
         listing::list_multipart_uploads(self, prefix).await
-    }
-}
-
-/// Checks a ranged GET's answer: exactly `end - start` bytes, or an error saying why not.
-fn ranged_body(
-    ctx: &RequestContext<'_>,
-    response: s3::request::ResponseData,
-    start: u64,
-    end: u64,
-) -> StoreResult<Bytes> {
-    let wanted = end - start;
-    let status = response.status_code();
-    let total = response
-        .headers()
-        .get("content-range")
-        .and_then(|range| range.rsplit_once('/'))
-        .and_then(|(_, total)| total.trim().parse::<u64>().ok());
-    let body = response.into_bytes();
-    if status == 200 && body.len() as u64 >= end {
-        // A server that ignores Range sends the whole object.
-        return Ok(body.slice(start as usize..end as usize));
-    }
-    if body.len() as u64 == wanted {
-        return Ok(body);
-    }
-    match total {
-        Some(size) if size < end => Err(StoreError::Permanent {
-            op: ctx.op,
-            key: ctx.key.to_string(),
-            message: format!("range [{start}, {end}) is not within the object's {size} bytes"),
-        }),
-        _ => Err(StoreError::Transient {
-            op: ctx.op,
-            key: ctx.key.to_string(),
-            message: format!(
-                "got {} of the {wanted} bytes asked for (truncated body)",
-                body.len()
-            ),
-        }),
     }
 }

@@ -4,6 +4,8 @@
 //! Each `exercise_*` function works below its own key prefix, so the scenarios can share a store.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fault_proxy;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -43,7 +43,17 @@ pub struct SignedRequest<'a> {
     pub body: Bytes,
     /// Raw MD5 of `body` as the caller computed it; sent as `Content-MD5`.
     pub md5: Option<[u8; 16]>,
-    pub timeout: Duration,
+    pub time_limit: TimeLimit,
+}
+
+/// How long a request may take.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeLimit {
+    /// The whole exchange, body included (requests whose size we know).
+    Total(Duration),
+    /// Until the response headers arrive; the caller bounds the silences while reading the body
+    /// (downloads of unknown size, which may legitimately take long but must not stall).
+    UntilHeaders(Duration),
 }
 
 /// The credentials and place a signature is for.
@@ -228,15 +238,25 @@ pub async fn send(
         headers.insert(AUTHORIZATION, value);
     }
 
-    let response = bucket
+    let builder = bucket
         .http_client()
         .request(request.method, url)
         .headers(headers)
-        .body(request.body)
-        .timeout(request.timeout)
-        .send()
-        .await
-        .map_err(|err| ctx.classify_transport(err))?;
+        .body(request.body);
+    let response = match request.time_limit {
+        TimeLimit::Total(limit) => builder.timeout(limit).send().await,
+        TimeLimit::UntilHeaders(limit) => match tokio::time::timeout(limit, builder.send()).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(StoreError::Transient {
+                    op: ctx.op,
+                    key: ctx.key.to_string(),
+                    message: format!("no answer within {limit:?}"),
+                })
+            }
+        },
+    }
+    .map_err(|err| ctx.classify_transport(err))?;
     let status = response.status();
     if status.is_success() {
         Ok(response)
