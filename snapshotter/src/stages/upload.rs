@@ -213,6 +213,8 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
             result.fatal = Some(error);
             return true;
         }
+        // Messages of other node-push commands (restore) do not belong in an upload; shown, not fatal.
+        other => output.verbose(format!("{host}: unexpected message: {}", other.to_line())),
     }
     false
 }
