@@ -138,10 +138,11 @@ impl SshHost {
 /// A set of simulated hosts sharing one client key, known_hosts file and ssh config file.
 #[derive(Debug)]
 pub struct SshCluster {
+    dir: PathBuf,
+    // Field order is drop order: the sshds stop before their temp dir is removed.
+    hosts: Vec<SshHost>,
     /// Keeps the temp dir alive when [`SshCluster::start`] made it.
     _owned_dir: Option<tempfile::TempDir>,
-    dir: PathBuf,
-    hosts: Vec<SshHost>,
 }
 
 impl SshCluster {
