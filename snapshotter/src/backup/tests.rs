@@ -1,1 +1,409 @@
+//! The failure rules of a backup, over scripted hosts and an in-memory store.
 
+use super::*;
+use crate::cli::{Cli, Command as CliCommand};
+use crate::memstore::MemoryStore;
+use crate::remote::RemoteError;
+use crate::settings::{OutputMode, Verbosity};
+use crate::stages::fake::FakeRemote;
+use async_trait::async_trait;
+use clap::Parser;
+use node_push::message::{Message, Summary, PROTOCOL_VERSION};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+const YAML: &str = "data_file_directories:\n    - /d\nincremental_backups: true\n";
+
+struct FakeConnector {
+    hosts: HashMap<String, Arc<FakeRemote>>,
+}
+
+#[async_trait]
+impl Connector for FakeConnector {
+    async fn connect(&self, host: &str) -> Result<Arc<dyn Remote>, RemoteError> {
+        let remote = self.hosts[host].clone();
+        if let Some(message) = &remote.unreachable {
+            return Err(RemoteError::Connection {
+                host: host.to_string(),
+                message: message.clone(),
+            });
+        }
+        Ok(remote)
+    }
+
+    async fn close_all(&self) {}
+}
+
+fn binary() -> NodePushBinary {
+    let bytes = b"not an elf".to_vec();
+    NodePushBinary {
+        path: "/local/node-push".into(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        arch: None,
+        bytes: Arc::new(bytes),
+    }
+}
+
+fn entry(host: &str, name: &str, file: &str) -> ObjectEntry {
+    let source = format!("/d/ks/t/snapshots/{name}/{file}");
+    ObjectEntry {
+        key: layout::data_key("base", name, host, std::path::Path::new(&source)),
+        host: host.into(),
+        source_path: source,
+        keyspace: "ks".into(),
+        table: "t".into(),
+        size: 10,
+        compressed_size: 8,
+        sha256: "0".repeat(64),
+        etag: "e".into(),
+    }
+}
+
+fn node_push_output(messages: &[Message]) -> String {
+    let hello = Message::Hello {
+        protocol: PROTOCOL_VERSION,
+        tool_version: "0.1.0".into(),
+        hostname: "h".into(),
+        arch: "x86_64".into(),
+    };
+    std::iter::once(&hello)
+        .chain(messages)
+        .map(|m| m.to_line() + "\n")
+        .collect()
+}
+
+fn hello_line() -> String {
+    node_push_output(&[])
+}
+
+/// A host where everything works and node-push uploads one file.
+fn healthy(host: &str, name: &str) -> FakeRemote {
+    let done = node_push_output(&[
+        Message::FileDone {
+            entry: entry(host, name, "ks-t-ia-1-Data.db"),
+        },
+        Message::Summary(Summary {
+            files_total: 1,
+            files_done: 1,
+            ..Summary::default()
+        }),
+    ]);
+    FakeRemote::new(host)
+        .on(
+            "printf 'arch=%s",
+            0,
+            "arch=x86_64\nhome=/root\nconf=/c\nnodetool=/bin/nodetool\n",
+        )
+        .on("cat -- /c/cassandra.yaml", 0, YAML)
+        .on("for d do", 0, "")
+        .on("nodetool version", 0, "ReleaseVersion: 1.2.0\n")
+        .on("sha256sum", 0, &format!("{}  /p\n", binary().sha256))
+        .on(" hello", 0, &hello_line())
+        .on("clearsnapshot", 0, "")
+        .on("snapshot -t", 0, "Requested snapshot for: ks\n")
+        .on("nodetool flush", 0, "")
+        .on(
+            "nodetool ring",
+            0,
+            "Address DC Rack Status\n127.0.0.2 dc1 r1 Up\n",
+        )
+        .on("while IFS= read", 0, "1\n")
+        .on(" upload ", 0, &done)
+}
+
+fn settings(hosts: &str, extra: &[&str]) -> BackupSettings {
+    let mut argv = vec![
+        "x".to_string(),
+        "--s3-bucket-name=bkt".into(),
+        "--s3-base-path=base".into(),
+        "--aws-access-key-id=AKIA".into(),
+        "--aws-secret-access-key=secret-in-test".into(),
+        "backup".into(),
+        format!("--hosts={hosts}"),
+        "--keyspaces=ks".into(),
+        "--node-push-binary=/local/node-push".into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let cli = Cli::try_parse_from(argv).unwrap();
+    match &cli.command {
+        CliCommand::Backup(args) => BackupSettings::resolve(&cli.global, args).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+struct Run {
+    report: BackupReport,
+    store: Arc<MemoryStore>,
+    hosts: Vec<Arc<FakeRemote>>,
+}
+
+async fn run(plan: Plan, hosts: Vec<FakeRemote>, store: Arc<MemoryStore>) -> Run {
+    let names: Vec<String> = hosts.iter().map(|h| h.host.clone()).collect();
+    let hosts: Vec<Arc<FakeRemote>> = hosts.into_iter().map(Arc::new).collect();
+    let connector = FakeConnector {
+        hosts: hosts.iter().map(|h| (h.host.clone(), h.clone())).collect(),
+    };
+    let job = BackupJob {
+        settings: settings(&names.join(","), &[]),
+        output: Arc::new(Output::new(OutputMode::Plain, Verbosity::Quiet)),
+        store: store.clone(),
+        binary: binary(),
+        connector: Arc::new(connector),
+    };
+    let report = job.run(plan, std::future::pending()).await;
+    Run {
+        report,
+        store,
+        hosts,
+    }
+}
+
+fn ran(remote: &FakeRemote, pattern: &str) -> bool {
+    remote.scripts().iter().any(|s| s.contains(pattern))
+}
+
+fn snapshot_plan(name: &str) -> Plan {
+    Plan::Snapshot {
+        name: name.to_string(),
+    }
+}
+
+const NAME: &str = "20240101000000";
+
+#[tokio::test]
+async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), healthy("b", NAME)],
+        Arc::default(),
+    )
+    .await;
+    assert!(!r.report.failed(), "{:?}", r.report.failure_lines());
+    assert!(r.report.complete);
+    let manifest = match crate::store::read_manifest(r.store.as_ref(), "base", NAME)
+        .await
+        .unwrap()
+    {
+        crate::store::ManifestRead::Found(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(manifest.objects().count(), 2);
+    assert_eq!(manifest.keyspaces, Some(vec!["ks".to_string()]));
+    assert!(
+        crate::store::get(r.store.as_ref(), "base/20240101000000/ring")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for host in &r.hosts {
+        assert!(ran(host, "clearsnapshot -t 20240101000000"));
+        assert!(
+            ran(host, "while IFS= read"),
+            "pruned backups/ on {}",
+            host.host
+        );
+        let upload = host
+            .scripts()
+            .into_iter()
+            .find(|s| s.contains(" upload "))
+            .unwrap();
+        assert!(upload.contains("--credentials-stdin") && !upload.contains("secret-in-test"));
+        assert!(
+            upload.contains(&format!("--dest s3://bkt/base/{NAME}/{}", host.host)),
+            "{upload}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_host_stops_everything_before_any_change() {
+    let mut down = FakeRemote::new("b");
+    down.unreachable = Some("ssh: connect to host b port 22: Connection refused".into());
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), down],
+        Arc::default(),
+    )
+    .await;
+    assert!(r.report.failed() && !r.report.complete);
+    assert_eq!(
+        r.report.failure_lines(),
+        ["b: ssh: connect to host b port 22: Connection refused"]
+    );
+    let a = &r.hosts[0];
+    assert!(!ran(a, "snapshot -t") && !ran(a, "clearsnapshot") && !ran(a, " upload "));
+    assert!(crate::store::backup_names(r.store.as_ref(), "base")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_skips_the_upload_and_clears_every_host() {
+    let broken = healthy("b", NAME);
+    broken
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != "snapshot -t");
+    let broken = broken.on_err("snapshot -t", 1, "", "Error: keyspace ks does not exist");
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), broken],
+        Arc::default(),
+    )
+    .await;
+    assert!(r.report.failed() && !r.report.complete);
+    assert_eq!(r.report.hosts[1].failed_stage, Some(Stage::Snapshot));
+    assert!(r.report.failure_lines()[0]
+        .starts_with("b: `/bin/nodetool snapshot -t 20240101000000 ks` failed: Error: keyspace"));
+    for host in &r.hosts {
+        assert!(!ran(host, " upload "), "no upload on {}", host.host);
+        assert!(
+            ran(host, "clearsnapshot -t 20240101000000"),
+            "cleared on {}",
+            host.host
+        );
+    }
+    assert_eq!(r.report.hosts[0].snapshot_cleared, Some(true));
+}
+
+#[tokio::test]
+async fn a_failed_upload_leaves_no_manifest() {
+    let failing = healthy("b", NAME);
+    failing
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != " upload ");
+    let failing = failing.on(
+        " upload ",
+        1,
+        &node_push_output(&[Message::Fatal {
+            error: "bucket bkt: access denied".into(),
+        }]),
+    );
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), failing],
+        Arc::default(),
+    )
+    .await;
+    assert!(r.report.failed() && !r.report.complete);
+    assert_eq!(
+        r.report.failure_lines(),
+        ["b: node-push: bucket bkt: access denied"]
+    );
+    assert!(matches!(
+        crate::store::read_manifest(r.store.as_ref(), "base", NAME)
+            .await
+            .unwrap(),
+        crate::store::ManifestRead::Missing
+    ));
+    assert!(r
+        .hosts
+        .iter()
+        .all(|h| ran(h, "clearsnapshot") && !ran(h, "while IFS= read")));
+}
+
+#[tokio::test]
+async fn an_incremental_records_every_verified_object_even_when_a_host_fails() {
+    let store: Arc<MemoryStore> = Arc::default();
+    let base = Manifest::new(
+        NAME,
+        "base",
+        vec!["a".into(), "b".into()],
+        Some(vec!["ks".into()]),
+        "",
+    );
+    crate::store::write_manifest(store.as_ref(), &base, &Default::default())
+        .await
+        .unwrap();
+    // b uploads and deletes one file, then loses its store.
+    let partial = healthy("b", NAME);
+    partial
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != " upload ");
+    let partial = partial.on(
+        " upload ",
+        1,
+        &node_push_output(&[
+            Message::FileDone {
+                entry: entry("b", NAME, "ks-t-ia-2-Data.db"),
+            },
+            Message::FileDeleted {
+                path: "/d/ks/t/backups/ks-t-ia-2-Data.db".into(),
+            },
+            Message::Fatal {
+                error: "connection reset".into(),
+            },
+        ]),
+    );
+    let plan = Plan::Incremental {
+        base: Box::new(base),
+    };
+    let r = run(plan, vec![healthy("a", NAME), partial], store).await;
+    assert!(r.report.failed());
+    let manifest = match crate::store::read_manifest(r.store.as_ref(), "base", NAME)
+        .await
+        .unwrap()
+    {
+        crate::store::ManifestRead::Found(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(manifest.batches.len(), 1);
+    assert_eq!(manifest.batches[0].kind, BatchKind::Incremental);
+    assert_eq!(
+        manifest.objects().count(),
+        2,
+        "a's file and b's verified (and deleted) file"
+    );
+    for host in &r.hosts {
+        assert!(ran(host, "nodetool flush ks"));
+        assert!(!ran(host, "snapshot -t") && !ran(host, "clearsnapshot"));
+        let upload = host
+            .scripts()
+            .into_iter()
+            .find(|s| s.contains(" upload "))
+            .unwrap();
+        assert!(upload.contains("--incremental") && upload.contains("--delete-after-upload"));
+    }
+}
+
+#[tokio::test]
+async fn an_incremental_needs_incremental_backups_on_every_host() {
+    let off = healthy("b", NAME);
+    off.rules
+        .lock()
+        .unwrap()
+        .retain(|r| !r.contains.starts_with("cat --"));
+    let off = off.on(
+        "cat -- /c/cassandra.yaml",
+        0,
+        "data_file_directories: [/d]\nincremental_backups: false\n",
+    );
+    let base = Manifest::new(
+        NAME,
+        "base",
+        vec!["a".into(), "b".into()],
+        Some(vec!["ks".into()]),
+        "",
+    );
+    let r = run(
+        Plan::Incremental {
+            base: Box::new(base),
+        },
+        vec![healthy("a", NAME), off],
+        Arc::default(),
+    )
+    .await;
+    assert!(r.report.failed());
+    assert!(r.report.failure_lines()[0]
+        .starts_with("b: incremental_backups is not true in /c/cassandra.yaml"));
+    assert!(r
+        .hosts
+        .iter()
+        .all(|h| !ran(h, "flush") && !ran(h, " upload ")));
+}
