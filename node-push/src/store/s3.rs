@@ -447,3 +447,88 @@ impl ObjectStore for S3Store {
         listing::list_multipart_uploads(self, prefix).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(region: &str, endpoint: Option<&str>) -> S3Config {
+        S3Config {
+            bucket: "b".into(),
+            region: region.into(),
+            endpoint: endpoint.map(str::to_string),
+            credentials: CredentialSource::Environment,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn regions_and_endpoints() {
+        assert_eq!(region_of(&cfg("eu-west-1", None)).unwrap(), Region::EuWest1);
+        let future = region_of(&cfg("xx-future-9", None)).unwrap();
+        assert_eq!(future.host(), "s3.xx-future-9.amazonaws.com");
+        assert_eq!(future.to_string(), "xx-future-9");
+        let custom = region_of(&cfg("us-east-1", Some("http://127.0.0.1:8333/"))).unwrap();
+        assert_eq!(
+            (custom.scheme().as_str(), custom.host().as_str()),
+            ("http", "127.0.0.1:8333")
+        );
+        assert!(region_of(&cfg("us-east-1", Some("127.0.0.1:8333"))).is_err());
+        assert!(region_of(&cfg("", None)).is_err());
+    }
+
+    #[test]
+    fn object_options_become_headers() {
+        let ctx = RequestContext {
+            op: "put",
+            key: "k",
+            bucket: "b",
+            region: "us-east-1",
+        };
+        let kms = PutOptions {
+            sse: ServerSideEncryption::Kms {
+                key_id: Some("arn:aws:kms:us-east-1:1:key/abc".into()),
+            },
+            storage_class: Some("STANDARD_IA".into()),
+            content_type: None,
+        };
+        let headers = object_headers(&kms, &ctx).unwrap();
+        assert_eq!(headers["x-amz-server-side-encryption"], "aws:kms");
+        assert_eq!(
+            headers["x-amz-server-side-encryption-aws-kms-key-id"],
+            "arn:aws:kms:us-east-1:1:key/abc"
+        );
+        assert_eq!(headers["x-amz-storage-class"], "STANDARD_IA");
+        let aes = PutOptions {
+            sse: ServerSideEncryption::Aes256,
+            ..PutOptions::default()
+        };
+        let headers = object_headers(&aes, &ctx).unwrap();
+        assert_eq!(headers["x-amz-server-side-encryption"], "AES256");
+        assert_eq!(headers.len(), 1);
+        assert!(object_headers(&PutOptions::default(), &ctx)
+            .unwrap()
+            .is_empty());
+        let bad = PutOptions {
+            storage_class: Some("BAD\nCLASS".into()),
+            ..PutOptions::default()
+        };
+        assert!(matches!(
+            object_headers(&bad, &ctx),
+            Err(StoreError::Permanent { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let mut config = cfg("us-east-1", None);
+        config.credentials = CredentialSource::Explicit {
+            access_key: "AKIAEXAMPLEEXAMPLE".into(),
+            secret_key: "very-secret-value".into(),
+            session_token: None,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("very-secret-value"), "{shown}");
+        assert!(shown.contains("bucket: \"b\""), "{shown}");
+    }
+}
