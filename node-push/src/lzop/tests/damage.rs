@@ -260,3 +260,22 @@ fn reads_after_an_error_keep_failing() {
         "{again}"
     );
 }
+
+#[test]
+fn any_single_byte_damage_is_detected_without_panicking() {
+    let data = mixed_bytes(200_000);
+    let mut rng = fastrand::Rng::with_seed(17);
+    for checksum in [Checksum::Adler32, Checksum::Crc32] {
+        let lzop = encode(&data, small_blocks(checksum));
+        for _ in 0..400 {
+            let mut damaged = lzop.clone();
+            let position = rng.usize(..damaged.len());
+            damaged[position] ^= rng.u8(1..);
+            assert!(
+                verify(damaged.as_slice()).is_err(),
+                "{checksum}: damage at {position} of {} went unnoticed",
+                damaged.len()
+            );
+        }
+    }
+}
