@@ -181,6 +181,11 @@ async fn writes_leave_no_temp_files_and_staging_is_hidden() {
         1,
         "staged parts are not listed"
     );
+    let staging = store
+        .list(&format!("{MULTIPART_DIR}/"), None)
+        .await
+        .unwrap();
+    assert!(staging.objects.is_empty(), "{staging:?}");
 
     store
         .complete_multipart(

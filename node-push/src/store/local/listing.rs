@@ -41,6 +41,10 @@ fn collect_keys(
     keys: &mut Vec<(String, std::path::PathBuf, u64)>,
 ) -> Result<(), StoreError> {
     let root = &layout.root;
+    if prefix.contains('/') && RESERVED.contains(&prefix.split('/').next().unwrap_or_default()) {
+        // The staging area and the ETag tree hold no objects.
+        return Ok(());
+    }
     let start = match prefix.rfind('/') {
         Some(at)
             if !prefix[..at]
