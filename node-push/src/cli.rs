@@ -1,10 +1,13 @@
 //! node-push's command line, as a library type so that the coordinator builds the exact argv that
-//! node-push parses ([`UploadArgs::to_argv`] and clap's parser are tested by round trip).
+//! node-push parses ([`UploadArgs::to_argv`], [`RestoreArgs::to_argv`] and clap's parser are tested by
+//! round trip).
 //!
 //! Secrets never go here: credentials come from the standard AWS environment variables, the AWS profile
 //! files or the instance role, or as a [`crate::message::NodeInput`] line on stdin with `--credentials-stdin`.
 
+use crate::restore::{BackupSelector, HostMap};
 use crate::store::Destination;
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -24,6 +27,9 @@ pub enum Command {
     /// Upload a Cassandra snapshot, the incremental `backups/` files, or a plain directory.
     #[command(after_help = UPLOAD_EXAMPLES)]
     Upload(Box<UploadArgs>),
+    /// Download, verify (lzop checksums, size, SHA-256) and decompress backup objects into a directory.
+    #[command(after_help = RESTORE_EXAMPLES)]
+    Restore(Box<RestoreArgs>),
     /// Print the hello message (protocol and tool version) and exit.
     Hello,
 }
@@ -34,6 +40,13 @@ const UPLOAD_EXAMPLES: &str = "Examples:
       --dest s3://bucket/cluster/20240101000000/node1 --endpoint http://127.0.0.1:8333
   node-push upload --data-dir /var/lib/cassandra/data --incremental --delete-after-upload \\
       --dest file:///mnt/backups/node1";
+
+const RESTORE_EXAMPLES: &str = "Examples:
+  node-push restore --from s3://bucket/cluster --backup LATEST --keyspace ks --table users \\
+      --host-label node1 --staging-dir /var/lib/cassandra/staging --owner-of /var/lib/cassandra/data
+  node-push restore --from s3://bucket/cluster --backup 20240101000000 --keyspace ks \\
+      --restore-dir /tmp/restore_cassandra
+  node-push restore --from s3://bucket --plan-stdin --credentials-stdin   (as the coordinator runs it)";
 
 /// Server-side encryption choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -241,6 +254,195 @@ impl UploadArgs {
     }
 }
 
+/// `node-push restore`: from a plan the coordinator sends (`--plan-stdin`) or writes (`--plan FILE`), or by
+/// hand from a backup name with `--backup`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct RestoreArgs {
+    /// Read the plan, one JSON line (a restore request), from stdin; after the credentials line with
+    /// --credentials-stdin.
+    #[arg(long, conflicts_with = "plan")]
+    pub plan_stdin: bool,
+    /// Read the plan (a restore request in JSON) from this file.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// The backup to restore: its name, or LATEST for the newest complete one.
+    #[arg(
+        long,
+        value_name = "NAME|LATEST",
+        required_unless_present_any = ["plan_stdin", "plan"],
+        conflicts_with_all = ["plan_stdin", "plan"]
+    )]
+    pub backup: Option<BackupSelector>,
+    /// With --backup: only this keyspace (all when absent).
+    #[arg(long, value_name = "KS", conflicts_with_all = ["plan_stdin", "plan"])]
+    pub keyspace: Option<String>,
+    /// With --backup: only these tables (comma list of names or `name-<id>` directories).
+    #[arg(
+        long = "table",
+        value_delimiter = ',',
+        value_name = "TABLE,...",
+        conflicts_with_all = ["plan_stdin", "plan"]
+    )]
+    pub tables: Vec<String>,
+    /// With --backup: only the files of these hosts, as the backup names them (comma list); on a node,
+    /// its own name. With LATEST, the newest backup that includes the first of them.
+    #[arg(
+        long = "host-label",
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        conflicts_with_all = ["plan_stdin", "plan"]
+    )]
+    pub hosts: Vec<String>,
+    /// With --backup: restore a host's files under another host's name (`old=new,...`, flat layout).
+    #[arg(long, value_name = "OLD=NEW,...", conflicts_with_all = ["plan_stdin", "plan"])]
+    pub host_map: Option<HostMap>,
+    /// With --backup: the snapshot plus only the incrementals uploaded up to this time (RFC 3339).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["plan_stdin", "plan"])]
+    pub until: Option<DateTime<Utc>>,
+    /// With --backup: write `<DIR>/<ks>/<table dir>/<file>`, the names Cassandra expects.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["restore_dir", "plan_stdin", "plan"],
+        required_unless_present_any = ["restore_dir", "plan_stdin", "plan"]
+    )]
+    pub staging_dir: Option<PathBuf>,
+    /// With --backup: write the old tool's layout `<DIR>/<ks>/<table dir>/<host>_<file>`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan_stdin", "plan"])]
+    pub restore_dir: Option<PathBuf>,
+
+    /// Where the backups are: `s3://bucket/base-path` or `file:///directory`. With a plan, whose keys are
+    /// complete, only the bucket or directory matters.
+    #[arg(long, value_name = "URL")]
+    pub from: Destination,
+    /// The base path backups are under, instead of the URL's path (for file:// stores, whose URL names the
+    /// directory).
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
+    /// S3-compatible endpoint (path-style requests), e.g. `http://127.0.0.1:8333`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// AWS profile from ~/.aws/credentials.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Read one JSON line with credentials from stdin before starting.
+    #[arg(long)]
+    pub credentials_stdin: bool,
+
+    /// Give restored files and the directories created for them the owner of this path (e.g. the data
+    /// directory), so that Cassandra can read and move them.
+    #[arg(long, value_name = "PATH")]
+    pub owner_of: Option<PathBuf>,
+    /// Files downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Bytes per ranged GET, in MiB; each download holds at most three such chunks in memory.
+    #[arg(long, value_name = "MIB", default_value_t = 8)]
+    pub chunk_size_mib: u64,
+    /// Node-wide bandwidth limit in KiB/s across all downloads; 0 = none.
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    pub rate_limit: u64,
+    /// Keep restoring the other files of a table after one of its files failed.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+impl RestoreArgs {
+    /// Arguments for restoring a plan read from stdin, from the store at `from`.
+    pub fn plan_stdin(from: Destination) -> Self {
+        RestoreArgs {
+            plan_stdin: true,
+            plan: None,
+            backup: None,
+            keyspace: None,
+            tables: Vec::new(),
+            hosts: Vec::new(),
+            host_map: None,
+            until: None,
+            staging_dir: None,
+            restore_dir: None,
+            from,
+            base_path: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            profile: None,
+            credentials_stdin: false,
+            owner_of: None,
+            concurrency: 4,
+            chunk_size_mib: 8,
+            rate_limit: 0,
+            keep_going: false,
+        }
+    }
+
+    /// The argv (after `node-push`) that parses back into `self`.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut argv = vec!["restore".to_string()];
+        let mut push = |flag: &str, value: String| {
+            argv.push(format!("--{flag}"));
+            argv.push(value);
+        };
+        let path = |p: &PathBuf| p.display().to_string();
+        if let Some(plan) = &self.plan {
+            push("plan", path(plan));
+        }
+        if let Some(backup) = &self.backup {
+            push("backup", backup.to_string());
+        }
+        if let Some(keyspace) = &self.keyspace {
+            push("keyspace", keyspace.clone());
+        }
+        if !self.tables.is_empty() {
+            push("table", self.tables.join(","));
+        }
+        if !self.hosts.is_empty() {
+            push("host-label", self.hosts.join(","));
+        }
+        if let Some(map) = &self.host_map {
+            push("host-map", map.to_string());
+        }
+        if let Some(until) = &self.until {
+            push("until", until.to_rfc3339());
+        }
+        if let Some(dir) = &self.staging_dir {
+            push("staging-dir", path(dir));
+        }
+        if let Some(dir) = &self.restore_dir {
+            push("restore-dir", path(dir));
+        }
+        push("from", self.from.to_string());
+        if let Some(base) = &self.base_path {
+            push("base-path", base.clone());
+        }
+        if let Some(endpoint) = &self.endpoint {
+            push("endpoint", endpoint.clone());
+        }
+        push("region", self.region.clone());
+        if let Some(profile) = &self.profile {
+            push("profile", profile.clone());
+        }
+        if let Some(owner) = &self.owner_of {
+            push("owner-of", path(owner));
+        }
+        push("concurrency", self.concurrency.to_string());
+        push("chunk-size-mib", self.chunk_size_mib.to_string());
+        push("rate-limit", self.rate_limit.to_string());
+        for (flag, set) in [
+            ("plan-stdin", self.plan_stdin),
+            ("credentials-stdin", self.credentials_stdin),
+            ("keep-going", self.keep_going),
+        ] {
+            if set {
+                argv.push(format!("--{flag}"));
+            }
+        }
+        argv
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +495,145 @@ mod tests {
         let mut plain = UploadArgs::new("s3://bkt/p".parse().unwrap());
         plain.dir = Some("/tmp/x".into());
         assert_eq!(parse(&plain.to_argv()), plain);
+    }
+
+    fn parse_restore(argv: &[String]) -> RestoreArgs {
+        let cli = Cli::try_parse_from(
+            std::iter::once("node-push".to_string()).chain(argv.iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        match cli.command {
+            Command::Restore(args) => *args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn restore_argv_round_trips_for_a_plan_and_by_hand() {
+        let mut args = RestoreArgs::plan_stdin("s3://bucket.with.dots".parse().unwrap());
+        args.credentials_stdin = true;
+        args.endpoint = Some("http://127.0.0.1:8333".into());
+        args.owner_of = Some("/var/lib/cassandra/data".into());
+        args.concurrency = 2;
+        args.chunk_size_mib = 16;
+        args.rate_limit = 512;
+        args.keep_going = true;
+        assert_eq!(parse_restore(&args.to_argv()), args);
+
+        let mut by_hand = RestoreArgs::plan_stdin("file:///mnt/store".parse().unwrap());
+        by_hand.plan_stdin = false;
+        by_hand.backup = Some("LATEST".parse().unwrap());
+        by_hand.keyspace = Some("ks".into());
+        by_hand.tables = vec!["users".into(), "events".into()];
+        by_hand.hosts = vec!["node1".into()];
+        by_hand.host_map = Some("node1=node9".parse().unwrap());
+        by_hand.until = Some("2024-01-02T03:04:05Z".parse().unwrap());
+        by_hand.restore_dir = Some("/tmp/restore".into());
+        by_hand.base_path = Some("cluster/prod".into());
+        by_hand.profile = Some("backup".into());
+        assert_eq!(parse_restore(&by_hand.to_argv()), by_hand);
+
+        by_hand.restore_dir = None;
+        by_hand.staging_dir = Some("/var/lib/cassandra/staging".into());
+        by_hand.backup = Some("20240101000000".parse().unwrap());
+        assert_eq!(parse_restore(&by_hand.to_argv()), by_hand);
+
+        let mut from_file = RestoreArgs::plan_stdin("s3://bkt".parse().unwrap());
+        from_file.plan_stdin = false;
+        from_file.plan = Some("/tmp/plan.json".into());
+        assert_eq!(parse_restore(&from_file.to_argv()), from_file);
+    }
+
+    #[test]
+    fn restore_rejects_contradictory_flags() {
+        let bad = [
+            // Nothing to restore, or two sources.
+            vec!["restore", "--from", "s3://bucket/p"],
+            vec![
+                "restore",
+                "--from",
+                "s3://bucket/p",
+                "--plan-stdin",
+                "--plan",
+                "/x",
+            ],
+            vec![
+                "restore",
+                "--from",
+                "s3://bucket/p",
+                "--plan-stdin",
+                "--backup",
+                "LATEST",
+            ],
+            // A backup needs exactly one place to go.
+            vec!["restore", "--from", "s3://bucket/p", "--backup", "LATEST"],
+            vec![
+                "restore",
+                "--from",
+                "s3://bucket/p",
+                "--backup",
+                "LATEST",
+                "--staging-dir",
+                "/a",
+                "--restore-dir",
+                "/b",
+            ],
+            // Filters belong to --backup; a plan is already filtered.
+            vec![
+                "restore",
+                "--from",
+                "s3://bucket/p",
+                "--plan-stdin",
+                "--keyspace",
+                "ks",
+            ],
+            vec![
+                "restore",
+                "--from",
+                "s3://bucket/p",
+                "--plan-stdin",
+                "--staging-dir",
+                "/a",
+            ],
+            vec![
+                "restore",
+                "--from",
+                "s3://b/p",
+                "--backup",
+                "2024",
+                "--staging-dir",
+                "/a",
+            ],
+            vec![
+                "restore",
+                "--from",
+                "s3://b/p",
+                "--backup",
+                "LATEST",
+                "--staging-dir",
+                "/a",
+                "--host-map",
+                "a",
+            ],
+            vec![
+                "restore",
+                "--from",
+                "s3://b/p",
+                "--backup",
+                "LATEST",
+                "--staging-dir",
+                "/a",
+                "--until",
+                "yesterday",
+            ],
+        ];
+        for argv in bad {
+            assert!(
+                Cli::try_parse_from(std::iter::once("node-push").chain(argv.iter().copied()))
+                    .is_err(),
+                "{argv:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! - [`store`]: the object-store trait with S3 and local-directory implementations.
 //!
 //! The rest is the agent itself: [`select`] finds the files the Cassandra way, [`upload`] runs the
-//! walk → compress → multipart pipeline, [`ratelimit`] shares one bandwidth budget across transfers.
+//! walk → compress → multipart pipeline, [`ratelimit`] shares one bandwidth budget across transfers,
+//! [`restore`] streams objects back into verified files, and [`verify`] checks a backup's objects in the
+//! store (the coordinator's `verify` command runs it).
 
 pub mod agent;
 pub mod cli;
@@ -18,9 +20,11 @@ pub mod lzop;
 pub mod manifest;
 pub mod message;
 pub mod ratelimit;
+pub mod restore;
 pub mod select;
 pub mod store;
 pub mod upload;
+pub mod verify;
 
 /// The tool's version, reported in the hello message and in manifests.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,21 +6,44 @@ use clap::Parser;
 use node_push::agent::{self, Outcome};
 use node_push::cli::{Cli, Command};
 use node_push::message::Message;
+use node_push::restore;
 use node_push::upload::Reporter;
+use std::sync::Arc;
 
 fn main() {
     let cli = Cli::parse();
     let reporter = Reporter::stdout();
     reporter.emit(agent::hello());
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("cannot start the async runtime")
+    };
     let code = match cli.command {
         Command::Hello => 0,
+        Command::Restore(args) => {
+            let events: restore::Events = {
+                let reporter = reporter.clone();
+                Arc::new(move |message| reporter.emit(message))
+            };
+            match runtime().block_on(restore::command::run(*args, events, cli.verbose)) {
+                Ok((outcome, summary)) => {
+                    if summary.files_failed > 0 {
+                        eprintln!(
+                            "node-push: {} of {} files were not restored",
+                            summary.files_failed, summary.files_total
+                        );
+                    }
+                    reporter.emit(Message::RestoreSummary(summary));
+                    outcome.exit_code()
+                }
+                Err(error) => fatal(&reporter, error),
+            }
+        }
         Command::Upload(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("cannot start the async runtime");
-            match runtime.block_on(agent::upload(*args, reporter.clone(), cli.verbose)) {
+            match runtime().block_on(agent::upload(*args, reporter.clone(), cli.verbose)) {
                 Ok((outcome, summary)) => {
                     if summary.files_failed > 0 {
                         eprintln!(
@@ -31,14 +54,17 @@ fn main() {
                     reporter.emit(Message::Summary(summary));
                     outcome.exit_code()
                 }
-                Err(error) => {
-                    let error = format!("{error:#}");
-                    eprintln!("node-push: {error}");
-                    reporter.emit(Message::Fatal { error });
-                    Outcome::SomeFailed.exit_code().max(2)
-                }
+                Err(error) => fatal(&reporter, error),
             }
         }
     };
     std::process::exit(code);
+}
+
+/// Reports an error that stopped the run before it could do anything: one line on stderr, a `fatal` message.
+fn fatal(reporter: &Reporter, error: anyhow::Error) -> i32 {
+    let error = format!("{error:#}");
+    eprintln!("node-push: {error}");
+    reporter.emit(Message::Fatal { error });
+    Outcome::SomeFailed.exit_code().max(2)
 }

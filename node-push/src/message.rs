@@ -9,10 +9,18 @@
 //! credentials: never argv or the environment of the remote command line), then keeps stdin open. When stdin
 //! closes (the SSH connection dropped), node-push aborts its multipart uploads and exits.
 //!
-//! Protocol history: version 1 introduced every message here.
+//! `node-push restore --plan-stdin` reads a second line after the credentials line (or the first line without
+//! `--credentials-stdin`): one [`RestoreRequest`] JSON object listing every object and its target path. It
+//! then prints `hello`, `plan`, one [`Message::RestoreFileDone`] or [`Message::RestoreFileFailed`] per file
+//! (with [`Message::RestoreFileProgress`] in between) and ends with [`Message::RestoreSummary`] or
+//! [`Message::Fatal`].
+//!
+//! Protocol history: version 1 introduced every message here. The restore messages and [`RestoreRequest`]
+//! were added before version 1 shipped, so they are part of version 1 too.
 
 use crate::manifest::ObjectEntry;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// The protocol version this build speaks. The coordinator refuses a node-push with another.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -59,6 +67,89 @@ pub enum Message {
     Summary(Summary),
     /// Last line of a run that could not go on at all (bad config, store unreachable).
     Fatal { error: String },
+    /// Restore: decoded bytes of a file written so far (throttled: a few per second per file at most).
+    RestoreFileProgress { key: String, bytes_written: u64 },
+    /// Restore: the object was downloaded, its lzop checksums, size and SHA-256 verified, and the file
+    /// fsynced and renamed to `target`.
+    RestoreFileDone {
+        key: String,
+        target: PathBuf,
+        /// Decoded bytes written.
+        size: u64,
+        /// Hex SHA-256 of the bytes written.
+        sha256: String,
+    },
+    /// Restore: the file was not restored, and nothing is left at `target` (nor at `target.part`).
+    RestoreFileFailed {
+        key: String,
+        target: PathBuf,
+        failure: RestoreFailure,
+        /// One line naming the key (and the path, for local errors).
+        error: String,
+        retryable: bool,
+    },
+    /// Restore: last line of a run that got to the end.
+    RestoreSummary(RestoreSummary),
+}
+
+/// Why a file was not restored (or, in `verify`, why an object is bad).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreFailure {
+    /// The object does not exist.
+    Missing,
+    /// The stored object's size differs from the manifest's `compressed_size`.
+    StoredSizeMismatch,
+    /// The lzop stream is damaged (bad header, block checksum, truncated, trailing bytes).
+    Corrupt,
+    /// The decoded bytes are not as many as the manifest's `size`.
+    SizeMismatch,
+    /// The decoded bytes do not hash to the manifest's `sha256`.
+    Sha256Mismatch,
+    /// The target's filesystem is full.
+    DiskFull,
+    /// Any other error creating, writing, syncing or renaming the target.
+    WriteError,
+    /// The store failed (after retries): access denied, unreachable, throttled.
+    StoreError,
+    /// Not attempted: another file of the same table failed first.
+    TableFailed,
+    /// The run was cancelled (stdin closed) before the file was done.
+    Cancelled,
+}
+
+/// Totals of one `node-push restore` run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreSummary {
+    pub files_total: u64,
+    pub files_done: u64,
+    pub files_failed: u64,
+    /// Decoded bytes written to targets.
+    pub bytes_written: u64,
+    /// Stored (lzop) bytes downloaded.
+    pub bytes_downloaded: u64,
+    /// `<keyspace>.<table>` (with `@<host>` when the plan spans several source hosts) of every table with
+    /// at least one failed file, sorted.
+    pub failed_tables: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// One file to restore: the object, as its manifest entry says, and the absolute path to write it to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreFile {
+    /// An entry with an empty `sha256` comes from listing a backup the old tool wrote: its source size
+    /// and hash are unknown, and only its stored size and the lzop checksums can be checked.
+    pub entry: ObjectEntry,
+    pub target: PathBuf,
+}
+
+/// The JSON line `node-push restore --plan-stdin` reads: every file this node restores.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    pub files: Vec<RestoreFile>,
 }
 
 /// Why a file was skipped.
@@ -214,6 +305,30 @@ mod tests {
                 ..Summary::default()
             }),
             Message::Fatal { error: "no".into() },
+            Message::RestoreFileProgress {
+                key: "k".into(),
+                bytes_written: 5,
+            },
+            Message::RestoreFileDone {
+                key: "k".into(),
+                target: "/stage/ks/t/f".into(),
+                size: 3,
+                sha256: "ab".repeat(32),
+            },
+            Message::RestoreFileFailed {
+                key: "k".into(),
+                target: "/stage/ks/t/f".into(),
+                failure: RestoreFailure::Sha256Mismatch,
+                error: "k: bad".into(),
+                retryable: false,
+            },
+            Message::RestoreSummary(RestoreSummary {
+                files_total: 2,
+                files_done: 1,
+                files_failed: 1,
+                failed_tables: vec!["ks.t".into()],
+                ..RestoreSummary::default()
+            }),
         ];
         for message in messages {
             let line = message.to_line();
@@ -244,6 +359,31 @@ mod tests {
         assert!(Message::parse_line(r#"{"type":"launch_missiles"}"#).is_err());
         assert!(Message::parse_line(r#"{"type":"plan","files":1}"#).is_err());
         assert!(Message::parse_line(r#"{"type":"plan","files":1,"bytes":2,"extra":3}"#).is_err());
+    }
+
+    #[test]
+    fn restore_requests_round_trip_and_reject_unknown_fields() {
+        let request = RestoreRequest {
+            files: vec![RestoreFile {
+                entry: entry(),
+                target: "/var/lib/cassandra/staging/ks/t/f".into(),
+            }],
+        };
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            serde_json::from_str::<RestoreRequest>(&line).unwrap(),
+            request
+        );
+        assert!(serde_json::from_str::<RestoreRequest>(r#"{"files":[],"mode":"x"}"#).is_err());
+        let failed = Message::RestoreFileFailed {
+            key: "k".into(),
+            target: "/t".into(),
+            failure: RestoreFailure::DiskFull,
+            error: "e".into(),
+            retryable: false,
+        };
+        assert!(failed.to_line().contains(r#""failure":"disk_full""#));
     }
 
     #[test]

@@ -1,0 +1,261 @@
+//! `node-push restore`: turns parsed [`RestoreArgs`] into a store, a list of files and a run.
+//!
+//! Stdin, as the coordinator uses it: with `--credentials-stdin` the first line is a
+//! [`NodeInput`] (credentials), then with `--plan-stdin` one line holding a [`RestoreRequest`]; stdin then
+//! stays open, and its end (the SSH connection dropped) cancels the run. By hand, `--backup NAME|LATEST`
+//! reads the manifest (or, for a backup the old tool wrote, lists the backup) and plans the restore here.
+
+use super::engine::{restore_files, Events, OnFailure, RestoreConfig};
+use super::fetch::FetchConfig;
+use super::plan::{check_request, plan_restore, RestoreMode, RestoreOptions};
+use super::source::{backup_objects, find_backup, BackupSelector};
+use super::write::Owner;
+use crate::agent::Outcome;
+use crate::cli::RestoreArgs;
+use crate::message::{NodeInput, RestoreFile, RestoreRequest, RestoreSummary};
+use crate::ratelimit::RateLimiter;
+use crate::store::local::LocalStore;
+use crate::store::s3::{CredentialSource, S3Config, S3Store};
+use crate::store::{Destination, ObjectStore, RetryPolicy};
+use anyhow::{bail, Context as _};
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs `node-push restore`. Errors are fatal (nothing could be restored); per-file failures are in the
+/// summary and the outcome.
+pub async fn run(
+    args: RestoreArgs,
+    events: Events,
+    verbose: bool,
+) -> anyhow::Result<(Outcome, RestoreSummary)> {
+    let mut stdin = std::io::stdin().lock();
+    let input = if args.credentials_stdin {
+        read_json_line::<NodeInput>(&mut stdin, "credentials")?
+    } else {
+        NodeInput::default()
+    };
+    let stdin_request = if args.plan_stdin {
+        Some(read_json_line::<RestoreRequest>(
+            &mut stdin,
+            "restore request",
+        )?)
+    } else {
+        None
+    };
+    drop(stdin);
+    let store = open_store(&args, &input).await?;
+    let files = match (stdin_request, &args.plan) {
+        (Some(request), _) => request.files,
+        (None, Some(path)) => {
+            let text = fs_err::read_to_string(path)?;
+            serde_json::from_str::<RestoreRequest>(&text)
+                .with_context(|| format!("{} is not a restore request", path.display()))?
+                .files
+        }
+        (None, None) => plan_from_backup(&args, store.as_ref()).await?,
+    };
+    check_request(&files)?;
+    if verbose {
+        eprintln!(
+            "node-push: restoring {} files from {}",
+            files.len(),
+            store.describe()
+        );
+    }
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    if stdin_is_a_pipe() {
+        watch_stdin(cancel_tx);
+    }
+    let owner = match &args.owner_of {
+        Some(path) => {
+            Some(Owner::of(path).with_context(|| format!("--owner-of {}", path.display()))?)
+        }
+        None => None,
+    };
+    let config = RestoreConfig {
+        concurrency: args.concurrency.max(1),
+        fetch: FetchConfig {
+            chunk_size: args.chunk_size_mib.max(1) * 1024 * 1024,
+            retry: RetryPolicy::default(),
+            limiter: RateLimiter::new(args.rate_limit),
+        },
+        owner,
+        on_failure: if args.keep_going {
+            OnFailure::KeepGoing
+        } else {
+            OnFailure::SkipRestOfTable
+        },
+    };
+    let report = restore_files(store, files, &config, events, cancel_rx.clone()).await;
+    for (_, error) in report.failures() {
+        eprintln!("node-push: {error}");
+    }
+    let outcome = if *cancel_rx.borrow() {
+        Outcome::Cancelled
+    } else if report.summary.files_failed > 0 {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Complete
+    };
+    Ok((outcome, report.summary))
+}
+
+/// Stdin is watched only when it is a pipe or socket (SSH, the coordinator), not a terminal or /dev/null
+/// (by hand, cron), where an immediate end of file means nothing.
+fn stdin_is_a_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs_err::metadata("/dev/stdin")
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
+}
+
+/// Cancels the run when stdin reaches end of file: the coordinator is gone, nobody would see the result.
+fn watch_stdin(cancel: watch::Sender<bool>) {
+    std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut sink = String::new();
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
+                sink.clear();
+            }
+            eprintln!("node-push: stdin closed, stopping the restore");
+            let _ = cancel.send(true);
+        })
+        .expect("can start a thread");
+}
+
+/// Reads one line of JSON; the error never echoes the line (it may hold the secret key).
+fn read_json_line<T: serde::de::DeserializeOwned>(
+    stdin: &mut impl BufRead,
+    what: &str,
+) -> anyhow::Result<T> {
+    let mut line = String::new();
+    let read = stdin
+        .read_line(&mut line)
+        .with_context(|| format!("cannot read the {what} line from stdin"))?;
+    if read == 0 {
+        bail!("stdin ended before the {what} line");
+    }
+    serde_json::from_str(line.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "the {what} line on stdin is not valid (line {}, column {}: {})",
+            e.line(),
+            e.column(),
+            e.classify_name()
+        )
+    })
+}
+
+/// Names serde_json's error category without its message, which may quote the input.
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "JSON of the wrong shape",
+            serde_json::error::Category::Eof => "incomplete JSON",
+        }
+    }
+}
+
+/// The base path backups are under.
+fn base_path(args: &RestoreArgs) -> String {
+    args.base_path
+        .clone()
+        .unwrap_or_else(|| args.from.prefix().to_string())
+        .trim_matches('/')
+        .to_string()
+}
+
+/// `--backup`: find the backup, its objects, and where each goes.
+async fn plan_from_backup(
+    args: &RestoreArgs,
+    store: &dyn ObjectStore,
+) -> anyhow::Result<Vec<RestoreFile>> {
+    let selector = args.backup.clone().unwrap_or(BackupSelector::Latest);
+    let base = base_path(args);
+    let manifest = find_backup(
+        store,
+        &base,
+        &selector,
+        args.hosts.first().map(String::as_str),
+    )
+    .await?;
+    let objects = backup_objects(store, &base, &manifest, args.until).await?;
+    let mode = match (&args.staging_dir, &args.restore_dir) {
+        (Some(dir), None) => RestoreMode::Stage {
+            staging_root: absolute(dir)?,
+        },
+        (None, Some(dir)) => RestoreMode::Flat {
+            restore_dir: absolute(dir)?,
+        },
+        _ => bail!("give exactly one of --staging-dir DIR and --restore-dir DIR"),
+    };
+    let options = RestoreOptions {
+        mode,
+        keyspace: args.keyspace.clone(),
+        tables: args.tables.clone(),
+        hosts: args.hosts.clone(),
+        host_map: args.host_map.clone().unwrap_or_default(),
+    };
+    let plan = plan_restore(&objects, &options)?;
+    if plan.is_empty() {
+        bail!(
+            "backup {} under {base:?} has no files{}{}{}",
+            manifest.name,
+            args.keyspace
+                .as_ref()
+                .map(|k| format!(" of keyspace {k}"))
+                .unwrap_or_default(),
+            if args.tables.is_empty() {
+                String::new()
+            } else {
+                format!(" of table {}", args.tables.join(","))
+            },
+            if args.hosts.is_empty() {
+                String::new()
+            } else {
+                format!(" of host {}", args.hosts.join(","))
+            },
+        );
+    }
+    Ok(plan.into_request().files)
+}
+
+fn absolute(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    Ok(std::path::absolute(dir)?)
+}
+
+async fn open_store(args: &RestoreArgs, input: &NodeInput) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    match &args.from {
+        Destination::Local { root } => Ok(Arc::new(LocalStore::new(root.clone())?)),
+        Destination::S3 { bucket, .. } => {
+            let credentials = match (&input.aws_access_key_id, &input.aws_secret_access_key) {
+                (Some(access_key), Some(secret_key)) => CredentialSource::Explicit {
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                    session_token: input.aws_session_token.clone(),
+                },
+                _ => match &args.profile {
+                    Some(profile) => CredentialSource::Profile(Some(profile.clone())),
+                    None => CredentialSource::DefaultChain,
+                },
+            };
+            let config = S3Config {
+                bucket: bucket.clone(),
+                region: args.region.clone(),
+                endpoint: args.endpoint.clone(),
+                credentials,
+                timeout: Duration::from_secs(120),
+            };
+            Ok(Arc::new(S3Store::connect(config).await?))
+        }
+    }
+}

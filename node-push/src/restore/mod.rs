@@ -1,0 +1,40 @@
+//! Restore: bring backup objects back as the files they were, byte for byte, without ever leaving a
+//! half-written or unverified file where Cassandra would load it.
+//!
+//! The steps, each usable on its own (the coordinator plans on the laptop and sends each node its part):
+//! 1. find the objects: [`find_backup`] (`NAME` or `LATEST`) and [`backup_objects`] (the manifest's entries,
+//!    up to a point in time; or, for a backup the old tool wrote, [`objects_from_listing`]);
+//! 2. plan: [`plan_restore`] maps each object to its target path ([`RestoreMode::Stage`] with Cassandra's
+//!    names, or the old tool's [`RestoreMode::Flat`] layout), filtered by keyspace, table and host, with a
+//!    [`HostMap`]; [`RestorePlan::request_for`] is one node's [`RestoreRequest`];
+//! 3. run: [`restore_files`] streams every object through the lzop decoder with bounded memory (ranged
+//!    GETs of `chunk_size`, at most three chunks per file in flight, `concurrency` files at a time),
+//!    checks the lzop checksums, the size and the SHA-256 against the entry, writes `<target>.part`, and
+//!    fsyncs and renames it to `<target>` only when everything matched.
+//!
+//! [`command::run`] is `node-push restore` (see [`crate::cli::RestoreArgs`] and the stdin protocol in
+//! [`crate::message`]).
+
+pub mod command;
+mod engine;
+mod error;
+mod fetch;
+mod keys;
+mod plan;
+mod source;
+mod write;
+
+pub use engine::{
+    restore_files, restore_one, Events, FileResult, OnFailure, RestoreConfig, RestoreReport,
+};
+pub use error::RestoreError;
+pub use fetch::{Decoded, FetchConfig, ObjectError};
+pub use keys::{list_backup_objects, objects_from_listing};
+pub use plan::{
+    check_request, plan_restore, HostMap, HostMapError, PlanError, PlannedFile, RestoreMode,
+    RestoreOptions, RestorePlan,
+};
+pub use source::{backup_objects, find_backup, read_manifest, BackupSelector, SourceError};
+pub use write::{part_path, Owner};
+
+pub(crate) use fetch::{check_stored, decode_checked, ChunkedReader, DecodeError, Discard};
