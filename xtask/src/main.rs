@@ -5,7 +5,9 @@
 //! - `test [CARGO TEST ARGS]`: setup, build every target, run the suite.
 //! - `lint`: `cargo fmt --check`, clippy with `-D warnings`, cargo-deny if installed.
 
+mod bench;
 mod cmd;
+mod demo;
 mod lint;
 mod setup;
 mod test;
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
         Some((task, rest)) if task == "setup" && rest.is_empty() => setup::setup(),
         Some((task, rest)) if task == "test" => test::test(rest),
         Some((task, rest)) if task == "lint" && rest.is_empty() => lint::lint(),
+        Some((task, rest)) if task == "demo" && rest.is_empty() => demo::demo(),
+        Some((task, rest)) if task == "bench" => bench::bench(rest),
         Some((task, _)) if task == "-h" || task == "--help" || task == "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,0 +1,223 @@
+//! The measuring half of `cargo xtask bench` (compiled with the `bench` feature, which brings testkit):
+//! prepare the data, run every tool, judge the targets, write `target/bench/results.md`.
+
+mod local;
+mod s3;
+mod tools;
+mod tree;
+
+use std::fmt::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::report::{self, Bound, Target};
+use super::Options;
+use crate::cmd;
+use local::{BigFileRun, LocalRuns};
+use s3::UploadRuns;
+use tools::{target_dir, Tools};
+use tree::SourceTree;
+
+/// The issue's targets.
+const WALL_VS_RCLONE: f64 = 0.8;
+const CPU_VS_RCLONE: f64 = 0.6;
+const PEAK_RSS_MIB: f64 = 64.0;
+const THROUGHPUT_VS_LZOP: f64 = 0.8;
+/// A 1-minute load average above this means other work shares the cores: the ratios still compare tools
+/// measured in the same run, but the absolute numbers are worse than on a quiet machine.
+const QUIET_LOAD: f64 = 0.5;
+
+pub fn run(options: &Options) -> Result<()> {
+    cmd::run(cmd::cargo().args(["build", "--release", "--package", "node-push"]))?;
+    let tools = Tools::find()?;
+    let timeout = Duration::from_secs(options.tool_timeout_secs);
+    let bench_dir = target_dir().join("bench");
+    let logs = bench_dir.join("logs");
+    if logs.exists() {
+        fs_err::remove_dir_all(&logs)?;
+    }
+    fs_err::create_dir_all(&logs)?;
+    let machine = Machine::now();
+    if machine.load_1min > QUIET_LOAD {
+        println!(
+            "bench: warning: load average {:.2} at start: other work shares the cores",
+            machine.load_1min
+        );
+    }
+    let tree = tree::ensure_tree(&bench_dir.join("tree"), options.tree_mib)?;
+    tree.warm_page_cache()?;
+    println!("bench: source: {}", tree.describe());
+    let uploads = s3::measure(&tools, &tree, &logs, timeout)?;
+    let local = local::measure(&tools, &tree, &bench_dir.join("out"), &logs, timeout)?;
+    let big_file = match options.big_file_gib {
+        0 => None,
+        gib => Some(local::measure_big_file(
+            &tools, &bench_dir, &logs, gib, timeout,
+        )?),
+    };
+    let results = Results {
+        machine,
+        tree,
+        uploads,
+        local,
+        big_file,
+    };
+    let markdown = results.to_markdown();
+    println!("\n{markdown}");
+    let results_path = bench_dir.join("results.md");
+    fs_err::write(&results_path, &markdown)?;
+    println!(
+        "bench: written to {} (tool logs in {})",
+        results_path.display(),
+        logs.display()
+    );
+    Ok(())
+}
+
+/// The number of cores: `lzop` and node-push's "all cores" runs use this many jobs or threads.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// What the numbers were measured on.
+#[derive(Debug)]
+struct Machine {
+    when: String,
+    cpu_model: String,
+    cores: usize,
+    load_1min: f64,
+    load_text: String,
+}
+
+impl Machine {
+    fn now() -> Machine {
+        let when = cmd::read(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
+            .map(|date| date.trim().to_string())
+            .unwrap_or_default();
+        let cpu_model = fs_err::read_to_string("/proc/cpuinfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("model name"))
+            .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+            .unwrap_or_else(|| "unknown CPU".into());
+        let load_text = fs_err::read_to_string("/proc/loadavg")
+            .map(|load| {
+                load.split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let load_1min = load_text
+            .split_whitespace()
+            .next()
+            .and_then(|load| load.parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            when,
+            cpu_model,
+            cores: cores(),
+            load_1min,
+            load_text,
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+struct Results {
+    machine: Machine,
+    tree: SourceTree,
+    uploads: UploadRuns,
+    local: LocalRuns,
+    big_file: Option<BigFileRun>,
+}
+
+impl Results {
+    fn targets(&self) -> Vec<Target> {
+        let UploadRuns {
+            node_push, rclone, ..
+        } = &self.uploads;
+        let mut targets = vec![
+            Target::new(
+                "node-push wall / rclone wall (S3)",
+                report::ratio(node_push.measured.wall_secs, rclone.measured.wall_secs),
+                Bound::AtMost(WALL_VS_RCLONE),
+            ),
+            Target::new(
+                "node-push client CPU / rclone client CPU (S3)",
+                report::ratio(node_push.measured.cpu_secs(), rclone.measured.cpu_secs()),
+                Bound::AtMost(CPU_VS_RCLONE),
+            ),
+            Target::new(
+                "node-push peak RSS MiB (S3, whole tree)",
+                node_push.measured.max_rss_mib(),
+                Bound::AtMost(PEAK_RSS_MIB),
+            ),
+            Target::new(
+                format!(
+                    "node-push --threads {} throughput / lzop -1 throughput (local)",
+                    self.machine.cores
+                ),
+                report::throughput_ratio(&self.local.node_push_all_cores, &self.local.lzop),
+                Bound::AtLeast(THROUGHPUT_VS_LZOP),
+            ),
+        ];
+        if let Some(big) = &self.big_file {
+            targets.push(Target::new(
+                format!("node-push peak RSS MiB ({})", big.row.tool),
+                big.row.measured.max_rss_mib(),
+                Bound::AtMost(PEAK_RSS_MIB),
+            ));
+        }
+        targets
+    }
+
+    fn to_markdown(&self) -> String {
+        let machine = &self.machine;
+        let mut text = String::new();
+        let _ = writeln!(text, "# node-push benchmark\n");
+        let _ = writeln!(
+            text,
+            "Measured {} on {} ({} cores), load average at start {}; release build; SeaweedFS and every \
+             tool on 127.0.0.1. Client CPU seconds (user + system) and peak RSS are the kernel's rusage of \
+             each tool via GNU time; \"S3 server CPU s\" is what SeaweedFS spent meanwhile (it shares the \
+             cores).\n",
+            machine.when, machine.cpu_model, machine.cores, machine.load_text
+        );
+        let _ = writeln!(text, "Source: {}.\n", self.tree.describe());
+        let _ = writeln!(
+            text,
+            "## Upload to S3 (SeaweedFS), one tool after another\n"
+        );
+        text.push_str(&report::upload_table(
+            &self.uploads.rows(),
+            &self.uploads.rclone,
+        ));
+        let _ = writeln!(
+            text,
+            "\n`node-push` runs with its default compression threads (half the cores, leaving the rest to \
+             Cassandra); every tool moves 4 files at a time.\n"
+        );
+        let _ = writeln!(text, "## Compression to a local directory vs `lzop -1`\n");
+        text.push_str(&report::local_table(
+            &self.local.rows(),
+            self.tree.bytes,
+            Some(&self.local.lzop),
+        ));
+        if let Some(big) = &self.big_file {
+            let _ = writeln!(text, "\n## One big file\n");
+            let _ = writeln!(text, "Source: {}.\n", big.description);
+            text.push_str(&report::local_table(
+                std::slice::from_ref(&big.row),
+                big.source_bytes,
+                None,
+            ));
+        }
+        let _ = writeln!(text, "\n## Targets\n");
+        text.push_str(&report::target_list(&self.targets()));
+        text
+    }
+}
