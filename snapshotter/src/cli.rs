@@ -29,6 +29,7 @@ the instance role). They reach the nodes on node-push's stdin, never on a comman
 
 /// Flags shared by every subcommand (before or after it).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options (S3, credentials, output)")]
 pub struct GlobalArgs {
     /// More log lines on stderr (the commands run on each host, node-push's own log).
     #[arg(short, long, global = true)]

@@ -8,6 +8,8 @@ use crate::settings::{OutputMode, Verbosity};
 use crate::stages::fake::FakeRemote;
 use async_trait::async_trait;
 use clap::Parser;
+use node_push::layout;
+use node_push::manifest::{BatchKind, Manifest};
 use node_push::message::{Message, Summary, PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

@@ -1,0 +1,141 @@
+//! The objects a run writes besides the data: node-push's arguments that decide where the data goes, the
+//! manifest with this run's batch, and ring, schema and manifest in the store (the manifest last).
+
+use super::{BackupJob, Node, Plan, State};
+use crate::output::Stage;
+use crate::remote::Remote;
+use crate::stages::finish;
+use crate::stages::preflight::NodeFacts;
+use crate::store;
+use bytes::Bytes;
+use chrono::Utc;
+use node_push::cli::{SseArg, UploadArgs};
+use node_push::layout;
+use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use node_push::store::Destination;
+use std::sync::Mutex;
+
+impl BackupJob {
+    /// The node-push arguments for `node`.
+    pub(super) fn upload_args(&self, plan: &Plan, node: &Node) -> UploadArgs {
+        let s = &self.settings;
+        let s3 = &s.common.s3;
+        let host = node.remote.host();
+        let dest = Destination::S3 {
+            bucket: s3.bucket.clone(),
+            prefix: layout::host_prefix(&s3.base_path, plan.name(), host)
+                .trim_matches('/')
+                .to_string(),
+        };
+        let mut args = UploadArgs::new(dest);
+        args.cassandra_yaml = Some(node.facts.yaml_path.clone().into());
+        args.keyspaces = s.keyspaces.clone();
+        args.table = s.table.clone();
+        args.exclude_tables = s.exclude_tables.clone();
+        match plan {
+            Plan::Snapshot { name } => args.snapshot_tag = Some(name.clone()),
+            Plan::Incremental { .. } => {
+                args.incremental = true;
+                args.delete_after_upload = true;
+            }
+        }
+        args.host_label = Some(host.to_string());
+        args.endpoint = s3.endpoint.clone();
+        args.region = s3.region.clone();
+        args.sse = s3.sse.map(|sse| match sse {
+            crate::cli::SseChoice::Aes256 => SseArg::Aes256,
+            crate::cli::SseChoice::AwsKms => SseArg::AwsKms,
+        });
+        args.sse_kms_key_id = s3.sse_kms_key_id.clone();
+        args.storage_class = s3.storage_class.clone();
+        args.part_size_mib = s.part_size_mib;
+        args.concurrency = s.upload_concurrency;
+        args.rate_limit = s.rate_limit;
+        args.credentials_stdin = true;
+        args
+    }
+
+    pub(super) fn manifest_with(
+        &self,
+        plan: &Plan,
+        objects: Vec<ObjectEntry>,
+        started_at: chrono::DateTime<Utc>,
+        completed_at: chrono::DateTime<Utc>,
+    ) -> Manifest {
+        let s = &self.settings;
+        let (mut manifest, kind) = match plan {
+            Plan::Snapshot { name } => {
+                let mut m = Manifest::new(
+                    name,
+                    &s.common.s3.base_path,
+                    s.hosts.clone(),
+                    s.manifest_keyspaces(),
+                    s.manifest_table(),
+                );
+                m.exclude_tables = s.exclude_tables.clone();
+                (m, BatchKind::Snapshot)
+            }
+            Plan::Incremental { base } => ((**base).clone(), BatchKind::Incremental),
+        };
+        manifest.batches.push(Batch {
+            kind,
+            started_at,
+            completed_at,
+            objects,
+        });
+        manifest
+    }
+
+    /// Ring, schema, then the manifest (staging key first, verified, final key last).
+    pub(super) async fn write_metadata(
+        &self,
+        plan: &Plan,
+        nodes: &[Node],
+        manifest: &Manifest,
+        state: &Mutex<State>,
+    ) -> anyhow::Result<()> {
+        let s3 = &self.settings.common.s3;
+        let name = plan.name();
+        self.output.stage(Stage::Ring, "");
+        let hosts: Vec<(&dyn Remote, &NodeFacts)> = nodes
+            .iter()
+            .map(|n| (n.remote.as_ref(), &n.facts))
+            .collect();
+        let (from, ring) = finish::ring(&hosts).await?;
+        self.output.verbose(format!("ring from {from}"));
+        let text = store::put_options(s3, "text/plain");
+        store::put(
+            self.store.as_ref(),
+            &layout::ring_key(&s3.base_path, name),
+            Bytes::from(ring),
+            &text,
+        )
+        .await?;
+        if let Some(schema) = &self.settings.schema {
+            self.output.stage(Stage::Schema, "cqlsh DESCRIBE");
+            let first = &nodes[0];
+            let parts = finish::schema(
+                first.remote.as_ref(),
+                &self.settings.bin_dir,
+                schema,
+                &self.settings.keyspaces,
+            )
+            .await?;
+            for (keyspace, cql) in parts {
+                let key = layout::schema_key(&s3.base_path, name, keyspace.as_deref());
+                store::put(self.store.as_ref(), &key, Bytes::from(cql), &text).await?;
+            }
+        }
+        self.output.stage(Stage::Manifest, "");
+        let json = store::put_options(s3, "application/json");
+        let key = store::write_manifest(self.store.as_ref(), manifest, &json).await?;
+        let (objects, _, stored) = manifest.totals();
+        self.output.info(format!(
+            "manifest s3://{}/{key}: {objects} objects, {} stored",
+            s3.bucket,
+            crate::output::human_bytes(stored)
+        ));
+        state.lock().expect("not poisoned").manifest_key = Some(key);
+        Ok(())
+    }
+}
