@@ -78,34 +78,7 @@ async fn a_part_whose_content_md5_does_not_match_is_rejected() {
 #[tokio::test]
 async fn small_non_final_parts_are_refused_as_on_s3() {
     let (_dir, store) = store();
-    let id = store
-        .create_multipart("small", &PutOptions::default())
-        .await
-        .unwrap();
-    let small = pattern(1000, 1);
-    let e1 = store
-        .upload_part("small", &id, 1, small.clone(), md5(&small))
-        .await
-        .unwrap();
-    let e2 = store
-        .upload_part("small", &id, 2, small.clone(), md5(&small))
-        .await
-        .unwrap();
-    let parts = [
-        CompletedPart {
-            part_number: 1,
-            etag: e1,
-        },
-        CompletedPart {
-            part_number: 2,
-            etag: e2,
-        },
-    ];
-    let err = store
-        .complete_multipart("small", &id, &parts)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("EntityTooSmall"), "{err}");
+    exercise_small_parts(&store, "small").await;
 }
 
 #[tokio::test]

@@ -207,6 +207,7 @@ async fn multipart_upload_etag_matches_the_local_computation() {
     exercise_multipart(&store, "mp").await;
     exercise_abort_and_pending(&store, "pending").await;
     exercise_bad_completion(&store, "badcomplete").await;
+    exercise_small_parts(&store, "small").await;
 }
 
 #[tokio::test]

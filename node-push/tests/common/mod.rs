@@ -541,3 +541,36 @@ pub async fn exercise_bad_completion(store: &dyn ObjectStore, prefix: &str) {
     );
     store.abort_multipart(&key, &id).await.unwrap();
 }
+
+/// Every part but the last must be at least 5 MiB (S3's EntityTooSmall, which SeaweedFS enforces too).
+pub async fn exercise_small_parts(store: &dyn ObjectStore, prefix: &str) {
+    let key = format!("{prefix}/small-parts");
+    let id = store
+        .create_multipart(&key, &PutOptions::default())
+        .await
+        .unwrap();
+    let small = pattern(1000, 1);
+    let mut parts = Vec::new();
+    for number in 1..=2 {
+        let etag = store
+            .upload_part(&key, &id, number, small.clone(), md5(&small))
+            .await
+            .unwrap();
+        parts.push(CompletedPart {
+            part_number: number,
+            etag,
+        });
+    }
+    let err = store
+        .complete_multipart(&key, &id, &parts)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Permanent { .. }), "{err}");
+    assert!(err.to_string().contains("EntityTooSmall"), "{err}");
+    // A single small part is a valid (last) part.
+    store
+        .complete_multipart(&key, &id, &parts[..1])
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key, None).await.unwrap(), small);
+}
