@@ -317,7 +317,8 @@ async fn send_parts(
     let (source_bytes, sha256, compressed_bytes) =
         producer.await.expect("compression task panicked")?;
     completed.sort_by_key(|p| p.part_number);
-    let etag = with_retry(&ctx.config.retry, || {
+    let expected = multipart_etag(&md5s);
+    let completion = with_retry(&ctx.config.retry, || {
         let (store, key, id, parts) = (
             ctx.store.clone(),
             item.key.clone(),
@@ -326,8 +327,24 @@ async fn send_parts(
         );
         async move { store.complete_multipart(&key, &id, &parts).await }
     })
-    .await?;
-    check_etag(ctx, &item.key, &etag, &multipart_etag(&md5s))?;
+    .await;
+    let etag = match completion {
+        Ok(etag) => etag,
+        // A completion that succeeded but whose answer was lost is retried into NoSuchUpload: the object
+        // is then there with exactly our ETag.
+        Err(StoreError::NotFound { .. }) => match ctx.store.head(&item.key).await? {
+            Some(meta) if meta.etag == expected => meta.etag,
+            _ => {
+                return Err(FileError::Store(StoreError::Integrity {
+                    op: "complete",
+                    key: item.key.clone(),
+                    message: "the multipart upload vanished before it was completed".to_string(),
+                }))
+            }
+        },
+        Err(e) => return Err(e.into()),
+    };
+    check_etag(ctx, &item.key, &etag, &expected)?;
     debug_assert_eq!(sent, compressed_bytes);
     Ok(Uploaded {
         source_bytes,
