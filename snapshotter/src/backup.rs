@@ -129,6 +129,8 @@ impl BackupJob {
             bin_dir: s.bin_dir.clone(),
             privilege: s.privilege,
             nodetool_args: s.nodetool_args.clone(),
+            keyspaces: s.keyspaces.clone(),
+            table: s.table.clone(),
         };
         let indices: Vec<usize> = (0..s.hosts.len()).collect();
         let checked = bounded(&indices, pool, |&index| {

@@ -196,8 +196,29 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
         BTreeSet::from(["ks1.users".to_string(), "ks2.things".to_string()])
     );
 
-    // 5. A host that is down: a clear error naming it, nothing changed anywhere, no new backup.
+    // 5. Bad input found in preflight: a keyspace that does not exist, a keyspace name with shell
+    //    metacharacters. One line naming it, nothing changed anywhere, no new backup.
     let before = stack.backup_names()?;
+    let no_such = stack.backup(&["--keyspaces=nope", "--new-snapshot"])?;
+    assert_eq!(no_such.code, Some(1), "{}", no_such.stderr);
+    assert!(
+        no_such
+            .stderr
+            .contains("node1: keyspace nope (--keyspaces) not found"),
+        "{}",
+        no_such.stderr
+    );
+    let evil = stack.backup(&["--keyspaces=ks1;touch /tmp/cs-e2e-pwned", "--new-snapshot"])?;
+    assert_eq!(evil.code, Some(1));
+    assert!(
+        evil.stderr.contains("invalid keyspace name"),
+        "{}",
+        evil.stderr
+    );
+    assert!(!std::path::Path::new("/tmp/cs-e2e-pwned").exists());
+    assert_eq!(stack.backup_names()?, before);
+
+    // 6. A host that is down: a clear error naming it, nothing changed anywhere, no new backup.
     stack.nodes.ssh.stop_host(2);
     let down = stack.backup(&["--keyspaces=ks1", "--new-snapshot"])?;
     assert_eq!(down.code, Some(1), "{}", down.stderr);
@@ -222,7 +243,7 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     }
     stack.nodes.ssh.start_host(2)?;
 
-    // 6. Ctrl-C during the upload (slowed to 1 KiB/s): node-push stops on every host, the snapshot is
+    // 7. Ctrl-C during the upload (slowed to 1 KiB/s): node-push stops on every host, the snapshot is
     //    cleared everywhere, no manifest, no multipart upload left open, exit code 130.
     interrupted_backup_cleans_up(&stack)?;
     Ok(())

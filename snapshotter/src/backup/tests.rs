@@ -98,6 +98,7 @@ fn healthy(host: &str, name: &str) -> FakeRemote {
         )
         .on("cat -- /c/cassandra.yaml", 0, YAML)
         .on("for d do", 0, "")
+        .on("nokeyspace:", 0, "")
         .on("nodetool version", 0, "ReleaseVersion: 1.2.0\n")
         .on("sha256sum", 0, &format!("{}  /p\n", binary().sha256))
         .on(" hello", 0, &hello_line())
@@ -408,4 +409,26 @@ async fn an_incremental_needs_incremental_backups_on_every_host() {
         .hosts
         .iter()
         .all(|h| !ran(h, "flush") && !ran(h, " upload ")));
+}
+
+#[tokio::test]
+async fn a_missing_keyspace_is_found_in_preflight() {
+    let missing = healthy("b", NAME);
+    missing
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != "nokeyspace:");
+    let missing = missing.on("nokeyspace:", 0, "nokeyspace:ks\n");
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), missing],
+        Arc::default(),
+    )
+    .await;
+    assert_eq!(
+        r.report.failure_lines(),
+        ["b: keyspace ks (--keyspaces) not found in data directories /d"]
+    );
+    assert!(r.hosts.iter().all(|h| !ran(h, "snapshot -t")));
 }

@@ -13,6 +13,8 @@ fn input() -> PreflightInput {
         bin_dir: "/usr/bin".into(),
         privilege: Privilege::LoginUser,
         nodetool_args: vec![],
+        keyspaces: vec![],
+        table: None,
     }
 }
 
