@@ -22,9 +22,9 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    pub fn new(s3: &SeaweedFs, bucket: &str, base_path: &str) -> Result<Self> {
-        Ok(Self {
-            binary: testkit::workspace_bin("cassandra-snapshotter")?,
+    pub fn new(binary: PathBuf, s3: &SeaweedFs, bucket: &str, base_path: &str) -> Self {
+        Self {
+            binary,
             global_flags: vec![
                 format!("--s3-bucket-name={bucket}"),
                 format!("--s3-base-path={base_path}"),
@@ -32,7 +32,7 @@ impl Coordinator {
             ],
             aws_env: s3.aws_env(),
             secret_key: s3.secret_key().to_string(),
-        })
+        }
     }
 
     /// The `export` line a user would type first, with the secret key masked.
@@ -87,6 +87,8 @@ impl Coordinator {
             .skip_while(|line| !line.starts_with("Commands:"))
             .skip(1)
             .take_while(|line| line.starts_with("  "))
+            // A name is indented by two spaces; deeper lines continue the previous description.
+            .filter(|line| !line.starts_with("   "))
             .filter_map(|line| line.split_whitespace().next())
             .map(str::to_string)
             .collect())

@@ -67,6 +67,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
+    // Before starting anything: the binaries the demo runs (`cargo xtask demo` builds them).
+    let coordinator_bin = testkit::workspace_bin("cassandra-snapshotter")?;
+    let node_push_bin = testkit::workspace_bin("node-push")?;
     let mut steps = Steps::new();
     let s3 = steps.run("start SeaweedFS (S3) and create a bucket", || {
         let s3 = SeaweedFs::start()?;
@@ -104,10 +107,10 @@ fn run() -> Result<()> {
         Ok(())
     })?;
 
-    let coordinator = Coordinator::new(&s3, BUCKET, BASE_PATH)?;
+    let coordinator = Coordinator::new(coordinator_bin, &s3, BUCKET, BASE_PATH);
     println!("\nThe coordinator takes its S3 credentials from the standard AWS variables:");
     coordinator.print_credentials();
-    let backup = backup_args(&nodes)?;
+    let backup = backup_args(&nodes, &node_push_bin);
     let list = vec!["list".to_string()];
     steps.run("backup: the first run takes a snapshot", || {
         coordinator.run(&backup)
@@ -122,7 +125,9 @@ fn run() -> Result<()> {
     })?;
     steps.run("list", || coordinator.run(&list))?;
 
-    let subcommands = coordinator.subcommands()?;
+    let subcommands = coordinator
+        .subcommands()
+        .context("cannot read the subcommands from `cassandra-snapshotter --help`")?;
     let verified = subcommands.iter().any(|name| name == "verify");
     if verified {
         steps.run("verify --deep: download and check every object", || {
@@ -153,22 +158,23 @@ fn run() -> Result<()> {
         None
     };
 
-    let listing = coordinator.read(&["--json".to_string(), "list".to_string()])?;
+    let listing = coordinator
+        .read(&["--json".to_string(), "list".to_string()])
+        .context("summary: `list --json` failed")?;
     print_summary(&steps, &listing, verified, restored.as_ref())?;
     println!("\nstopping every server");
     Ok(())
 }
 
 /// `backup` of the demo keyspaces on all three nodes, reached through the fixture's ssh config.
-fn backup_args(nodes: &NodeFixture) -> Result<Vec<String>> {
-    let node_push = testkit::workspace_bin("node-push")?;
-    Ok(vec![
+fn backup_args(nodes: &NodeFixture, node_push: &Path) -> Vec<String> {
+    vec![
         "backup".to_string(),
         format!("--hosts={}", nodes.aliases().join(",")),
         format!("--keyspaces={}", KEYSPACES.join(",")),
         format!("--ssh-config={}", nodes.ssh_config_path().display()),
-        format!("--node-push-binary={}", shown_path(&node_push)),
-    ])
+        format!("--node-push-binary={}", shown_path(node_push)),
+    ]
 }
 
 /// `restore` of the latest backup's `shop` keyspace into `dir` on this machine. The flag choosing a
