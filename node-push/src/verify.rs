@@ -5,7 +5,9 @@
 //!   its ETag is the entry's `etag`.
 //! - [`VerifyDepth::Deep`]: the shallow checks, then the object is streamed through the lzop decoder (ranged
 //!   GETs, bounded memory, nothing written anywhere): every block checksum, then the decoded size and
-//!   SHA-256 against `size` and `sha256`. Entries without a `sha256` (rebuilt from a listing of a backup
+//!   SHA-256 against `size` and `sha256`. A damaged stream is reported as such (with its offset) even when
+//!   the ETag differs too; an object whose ETag differs but whose bytes decode to the recorded ones is
+//!   reported as an ETag mismatch. Entries without a `sha256` (rebuilt from a listing of a backup
 //!   the old tool wrote) get the lzop checks only.
 //!
 //! Every object gets an [`ObjectStatus`]; the [`VerifyReport`] groups them by host. One bad object never
@@ -254,22 +256,26 @@ pub async fn verify_one(
         Ok(meta) => meta,
         Err(error) => return ObjectStatus::from_error(error),
     };
-    if !entry.etag.is_empty() && !meta.etag.eq_ignore_ascii_case(&entry.etag) {
-        return ObjectStatus::EtagMismatch {
+    let etag_status = if entry.etag.is_empty() || meta.etag.eq_ignore_ascii_case(&entry.etag) {
+        ObjectStatus::Ok
+    } else {
+        ObjectStatus::EtagMismatch {
             expected: entry.etag.clone(),
             found: meta.etag,
-        };
-    }
+        }
+    };
     if config.depth == VerifyDepth::Shallow {
-        return ObjectStatus::Ok;
+        return etag_status;
     }
+    // A rewritten object (other ETag) is still decoded: whether its bytes are damaged, or still the
+    // recorded ones, is what a deep check is for.
     let reader = ChunkedReader::start(store, &entry.key, meta.size, &config.fetch, cancel);
     let entry = entry.clone();
     let decoded = tokio::task::spawn_blocking(move || decode_checked(&entry, reader, &mut Discard))
         .await
         .expect("verify task panicked");
     match decoded {
-        Ok(_) => ObjectStatus::Ok,
+        Ok(_) => etag_status,
         Err(DecodeError::Object(error)) => ObjectStatus::from_error(error),
         Err(DecodeError::Sink(never)) => match never {},
     }

@@ -146,8 +146,7 @@ pub async fn restore_files(
                 Some(error) => Err(error),
                 None => restore_one(store, &file, &config, events.clone(), cancel).await,
             };
-            drop(permit);
-            report(&events, &file, &outcome);
+            // Recorded before the permit goes, so the next file of this table already sees it.
             if let Err(error) = &outcome {
                 if !matches!(error, RestoreError::TableFailed { .. }) {
                     failed_tables
@@ -157,6 +156,8 @@ pub async fn restore_files(
                         .or_insert_with(|| file.entry.key.clone());
                 }
             }
+            drop(permit);
+            report(&events, &file, &outcome);
             (index, FileResult { file, outcome })
         });
         while let Some(done) = running.try_join_next() {

@@ -184,8 +184,10 @@ impl ChunkedReader {
             let mut start = 0;
             while start < size {
                 let end = size.min(start + chunk);
-                config.limiter.acquire((end - start) as usize).await;
-                let fetch = with_retry(&config.retry, || store.get(&task_key, Some((start, end))));
+                let fetch = async {
+                    config.limiter.acquire((end - start) as usize).await;
+                    with_retry(&config.retry, || store.get(&task_key, Some((start, end)))).await
+                };
                 let result = tokio::select! {
                     result = fetch => result.map_err(FetchFailure::Store),
                     _ = cancel.wait_for(|stop| *stop) => Err(FetchFailure::Cancelled),
