@@ -47,23 +47,20 @@ impl Coordinator {
 
     /// Runs `cassandra-snapshotter <global flags> <args>` with the terminal as its stdout and stderr, as a
     /// user sees it; fails unless it exits 0.
-    pub fn run(&self, args: &[String]) -> Result<()> {
+    pub fn run(&self, args: &[impl AsRef<str>]) -> Result<()> {
         let mut command = self.command(args);
         println!("$ {}", self.describe(&command));
         let status = command
             .status()
             .context("cannot start cassandra-snapshotter")?;
         if !status.success() {
-            bail!(
-                "`cassandra-snapshotter {}` failed: {status}",
-                args.join(" ")
-            );
+            bail!("`cassandra-snapshotter {}` failed: {status}", joined(args));
         }
         Ok(())
     }
 
     /// Like [`run`](Self::run) but quiet, returning stdout (for `--json` output and `--help`).
-    pub fn read(&self, args: &[String]) -> Result<String> {
+    pub fn read(&self, args: &[impl AsRef<str>]) -> Result<String> {
         let output = self
             .command(args)
             .output()
@@ -71,7 +68,7 @@ impl Coordinator {
         if !output.status.success() {
             bail!(
                 "`cassandra-snapshotter {}` failed ({}): {}",
-                args.join(" "),
+                joined(args),
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()
             );
@@ -81,7 +78,7 @@ impl Coordinator {
 
     /// The subcommands this build has (`backup`, `list`, and `verify`/`restore` where they exist).
     pub fn subcommands(&self) -> Result<Vec<String>> {
-        let help = self.read(&["--help".to_string()])?;
+        let help = self.read(&["--help"])?;
         Ok(help
             .lines()
             .skip_while(|line| !line.starts_with("Commands:"))
@@ -94,12 +91,12 @@ impl Coordinator {
             .collect())
     }
 
-    fn command(&self, args: &[String]) -> Command {
+    fn command(&self, args: &[impl AsRef<str>]) -> Command {
         let mut command = Command::new(&self.binary);
         command
             .current_dir(testkit::workspace_root())
             .args(&self.global_flags)
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             // A developer's own AWS settings must not change what the demo talks to.
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
@@ -132,4 +129,9 @@ pub fn shown_path(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+fn joined(args: &[impl AsRef<str>]) -> String {
+    let words: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    words.join(" ")
 }

@@ -111,11 +111,10 @@ fn run() -> Result<()> {
     println!("\nThe coordinator takes its S3 credentials from the standard AWS variables:");
     coordinator.print_credentials();
     let backup = backup_args(&nodes, &node_push_bin);
-    let list = vec!["list".to_string()];
     steps.run("backup: the first run takes a snapshot", || {
         coordinator.run(&backup)
     })?;
-    steps.run("list", || coordinator.run(&list))?;
+    steps.run("list", || coordinator.run(&["list"]))?;
     steps.run("write more rows, flush (new SSTables in backups/)", || {
         nodes.cassandra.cli(0, &rows(300, 500))?;
         flush_everywhere(&nodes)
@@ -123,7 +122,7 @@ fn run() -> Result<()> {
     steps.run("backup again: an incremental into the same backup", || {
         coordinator.run(&backup)
     })?;
-    steps.run("list", || coordinator.run(&list))?;
+    steps.run("list", || coordinator.run(&["list"]))?;
 
     let subcommands = coordinator
         .subcommands()
@@ -131,7 +130,7 @@ fn run() -> Result<()> {
     let verified = subcommands.iter().any(|name| name == "verify");
     if verified {
         steps.run("verify --deep: download and check every object", || {
-            coordinator.run(&["verify".to_string(), "--deep".to_string()])
+            coordinator.run(&["verify", "--deep"])
         })?;
     }
     let restore_dir = tempfile::Builder::new().prefix("demo-restore-").tempdir()?;
@@ -159,7 +158,7 @@ fn run() -> Result<()> {
     };
 
     let listing = coordinator
-        .read(&["--json".to_string(), "list".to_string()])
+        .read(&["--json", "list"])
         .context("summary: `list --json` failed")?;
     print_summary(&steps, &listing, verified, restored.as_ref())?;
     println!("\nstopping every server");
@@ -180,20 +179,19 @@ fn backup_args(nodes: &NodeFixture, node_push: &Path) -> Vec<String> {
 /// `restore` of the latest backup's `shop` keyspace into `dir` on this machine. The flag choosing a
 /// local restore is `--mode local` where the build has `--mode`, else the old tool's `--local`.
 fn local_restore_args(coordinator: &Coordinator, dir: &Path) -> Result<Vec<String>> {
-    let help = coordinator.read(&["restore".to_string(), "--help".to_string()])?;
-    let local = if help.contains("--mode") {
-        vec!["--mode=local".to_string()]
+    let help = coordinator.read(&["restore", "--help"])?;
+    let local_flag = if help.contains("--mode") {
+        "--mode=local"
     } else {
-        vec!["--local".to_string()]
+        "--local"
     };
-    let mut args = vec![
+    Ok(vec![
         "restore".to_string(),
         "--snapshot-name=LATEST".to_string(),
         format!("--keyspace={RESTORED_KEYSPACE}"),
-    ];
-    args.extend(local);
-    args.push(format!("--restore-dir={}", dir.display()));
-    Ok(args)
+        local_flag.to_string(),
+        format!("--restore-dir={}", dir.display()),
+    ])
 }
 
 /// `nodetool flush` of the demo keyspaces on every node, waiting for the `backups/` hard links.
