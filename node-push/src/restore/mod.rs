@@ -19,6 +19,7 @@ pub mod command;
 mod engine;
 mod error;
 mod fetch;
+mod host_map;
 mod keys;
 mod plan;
 mod source;
@@ -29,10 +30,10 @@ pub use engine::{
 };
 pub use error::RestoreError;
 pub use fetch::{Decoded, FetchConfig, ObjectError};
+pub use host_map::{HostMap, HostMapError};
 pub use keys::{list_backup_objects, objects_from_listing};
 pub use plan::{
-    check_request, plan_restore, HostMap, HostMapError, PlanError, PlannedFile, RestoreMode,
-    RestoreOptions, RestorePlan,
+    check_request, plan_restore, PlanError, PlannedFile, RestoreMode, RestoreOptions, RestorePlan,
 };
 pub use source::{backup_objects, find_backup, read_manifest, BackupSelector, SourceError};
 pub use write::{part_path, Owner};

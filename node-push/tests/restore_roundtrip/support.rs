@@ -4,7 +4,9 @@
 #![allow(dead_code)] // not every test uses every helper
 
 use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::message::{Message, NodeInput, RestoreFailure, RestoreSummary};
+use node_push::message::{
+    Message, NodeInput, RestoreFailure, RestoreFile, RestoreRequest, RestoreSummary,
+};
 use node_push::store::s3::{CredentialSource, S3Config, S3Store};
 use node_push::store::{ObjectStore, PutOptions};
 use std::collections::BTreeMap;
@@ -14,6 +16,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use testkit::seaweed::SeaweedFs;
+
+/// The backup name (and snapshot tag) of every test.
+pub const NAME: &str = "20240101000000";
+
+/// A restore request as one JSON line.
+pub fn request_line(files: Vec<RestoreFile>) -> String {
+    serde_json::to_string(&RestoreRequest { files }).unwrap()
+}
 
 /// What one node-push run printed and how it ended.
 pub struct Run {
