@@ -2,12 +2,14 @@
 //!
 //! node-push writes one JSON object per line on stdout and nothing else there (human logs go to stderr).
 //! Every object has a `"type"` field naming the variant of [`Message`], in snake case. The first line is
-//! always [`Message::Hello`]; the last line of a run is [`Message::Summary`] or [`Message::Fatal`]. Readers
+//! always [`Message::Hello`]; the last line of an upload is [`Message::Summary`], of a restore
+//! [`Message::RestoreSummary`], or of either [`Message::Fatal`] when it could not go on. Readers
 //! skip lines that are not JSON objects (a login banner, say) and reject JSON lines of unknown type.
 //!
 //! In the other direction, the coordinator writes one [`NodeInput`] JSON line to node-push's stdin (the
 //! credentials: never argv or the environment of the remote command line), then keeps stdin open. When stdin
-//! closes (the SSH connection dropped), node-push aborts its multipart uploads and exits.
+//! closes (the SSH connection dropped), node-push aborts its multipart uploads (or, restoring, removes its
+//! unfinished `.part` files) and exits with code 3.
 //!
 //! `node-push restore --plan-stdin` reads a second line after the credentials line (or the first line without
 //! `--credentials-stdin`): one [`RestoreRequest`] JSON object listing every object and its target path. It
