@@ -128,7 +128,9 @@ fn damaged_replaced_and_missing_objects_fail_by_key_and_verify_finds_them() {
         (&deleted, RestoreFailure::Missing),
         (&replaced, RestoreFailure::Sha256Mismatch),
     ] {
-        let (got, error, target) = &failed[&entry.key];
+        let (got, error, target) = failed
+            .get(&entry.key)
+            .unwrap_or_else(|| panic!("{} was not reported failed ({failure:?})", entry.key));
         assert_eq!(*got, failure, "{error}");
         assert!(
             error.contains(&entry.key),
