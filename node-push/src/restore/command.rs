@@ -187,8 +187,11 @@ async fn plan_from_backup(
         &selector,
         args.hosts.first().map(String::as_str),
     )
-    .await?;
-    let objects = backup_objects(store, &base, &manifest, args.until).await?;
+    .await
+    .with_context(|| store.describe())?;
+    let objects = backup_objects(store, &base, &manifest, args.until)
+        .await
+        .with_context(|| store.describe())?;
     let mode = match (&args.staging_dir, &args.restore_dir) {
         (Some(dir), None) => RestoreMode::Stage {
             staging_root: absolute(dir)?,

@@ -44,14 +44,28 @@ pub enum SourceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("no complete backup{} under {base:?} (no readable manifest.json)", host.as_ref().map(|h| format!(" of host {h}")).unwrap_or_default())]
+    #[error(
+        "no complete backup{} {} (no readable manifest.json)",
+        host.as_ref().map(|h| format!(" of host {h}")).unwrap_or_default(),
+        under(base)
+    )]
     NoBackup { base: String, host: Option<String> },
     #[error(
-        "backup {name} under {base:?} has no manifest.json (missing, or an incomplete backup)"
+        "backup {name} {} has no manifest.json (missing, or an incomplete backup)",
+        under(base)
     )]
     NoManifest { base: String, name: String },
     #[error("backup {name} was written by the old tool, which recorded no times: --until needs a backup written by this tool")]
     UntilOnLegacy { name: String },
+}
+
+/// "under base path "a/b"", or "at the top of the store" for an empty base path.
+fn under(base: &str) -> String {
+    if base.is_empty() {
+        "at the top of the store".to_string()
+    } else {
+        format!("under base path {base:?}")
+    }
 }
 
 impl SourceError {
