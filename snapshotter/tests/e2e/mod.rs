@@ -52,6 +52,10 @@ pub struct Stack {
     pub weed: SeaweedFs,
     store: S3Store,
     runtime: tokio::runtime::Runtime,
+    /// A private copy of node-push: a concurrent `cargo build` relinking the workspace's copy cannot
+    /// pull it away mid-test.
+    node_push: PathBuf,
+    _bin_dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -77,11 +81,16 @@ impl Stack {
             },
             timeout: Duration::from_secs(30),
         }))?;
+        let bin_dir = tempfile::tempdir()?;
+        let node_push = bin_dir.path().join("node-push");
+        fs_err::copy(testkit::workspace_bin("node-push")?, &node_push)?;
         Ok(Stack {
             nodes,
             weed,
             store,
             runtime,
+            node_push,
+            _bin_dir: bin_dir,
         })
     }
 
@@ -154,7 +163,7 @@ impl Stack {
 
     /// The arguments of a backup of all hosts, then `extra`.
     pub fn backup_args(&self, extra: &[&str]) -> Result<Vec<String>> {
-        let node_push = testkit::workspace_bin("node-push")?;
+        let node_push = &self.node_push;
         let mut args = vec![
             "--json".to_string(),
             "backup".to_string(),
