@@ -87,13 +87,8 @@ async fn run_backup(settings: BackupSettings) -> Result<ExitCode> {
     }
     if report.failed() {
         if output.mode() != OutputMode::Json {
-            let lines = report.failure_lines();
-            eprintln!(
-                "backup {} failed on {} count(s):",
-                report.backup,
-                lines.len()
-            );
-            for line in lines {
+            eprintln!("backup {} failed:", report.backup);
+            for line in report.failure_lines() {
                 eprintln!("  {line}");
             }
         }
