@@ -10,15 +10,12 @@ use crate::lzop::Checksum;
 use crate::message::{Message, NodeInput, Summary, PROTOCOL_VERSION};
 use crate::ratelimit::RateLimiter;
 use crate::select::{self, Selection, Source};
-use crate::store::local::LocalStore;
-use crate::store::s3::{CredentialSource, S3Config, S3Store};
-use crate::store::{Destination, ObjectStore, PutOptions, RetryPolicy, ServerSideEncryption};
+use crate::session::{self, StoreAccess};
+use crate::store::{Destination, PutOptions, RetryPolicy, ServerSideEncryption};
 use crate::upload::{AfterUpload, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
 use anyhow::{bail, Context as _};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 
 /// How a run ended, as a process exit code.
@@ -63,16 +60,22 @@ pub async fn upload(
     verbose: bool,
 ) -> anyhow::Result<(Outcome, Summary)> {
     let input = if args.credentials_stdin {
-        read_node_input()?
+        session::read_json_line(&mut std::io::stdin().lock(), "credentials")?
     } else {
         NodeInput::default()
     };
-    let stdin_watch = stdin_is_a_pipe();
-    let store = open_store(&args, &input).await?;
+    let stdin_watch = session::stdin_is_a_pipe();
+    let access = StoreAccess {
+        dest: &args.dest,
+        endpoint: args.endpoint.as_deref(),
+        region: &args.region,
+        profile: args.profile.as_deref(),
+    };
+    let store = session::open_store(access, &input).await?;
     let items = plan(&args)?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     if stdin_watch {
-        watch_stdin(cancel_tx);
+        session::watch_stdin(cancel_tx, "upload");
     }
     let threads = args.threads.unwrap_or_else(default_threads);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -138,75 +141,6 @@ fn put_options(args: &UploadArgs) -> PutOptions {
         sse,
         storage_class: args.storage_class.clone(),
         content_type: None,
-    }
-}
-
-/// One JSON line on stdin, sent by the coordinator before anything else.
-fn read_node_input() -> anyhow::Result<NodeInput> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the credentials line from stdin")?;
-    // The error must not echo the line: it holds the secret key.
-    serde_json::from_str(line.trim()).map_err(|e| {
-        anyhow::anyhow!(
-            "the credentials line on stdin is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )
-    })
-}
-
-/// Stdin is watched only when it is a pipe or socket (SSH, the coordinator), not a terminal or /dev/null
-/// (cron, systemd), where an immediate end of file means nothing.
-fn stdin_is_a_pipe() -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    fs_err::metadata("/dev/stdin")
-        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
-        .unwrap_or(false)
-}
-
-/// Cancels the run when stdin reaches end of file.
-fn watch_stdin(cancel: watch::Sender<bool>) {
-    std::thread::Builder::new()
-        .name("stdin-watch".into())
-        .spawn(move || {
-            let mut sink = String::new();
-            let mut stdin = std::io::stdin().lock();
-            while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
-                sink.clear();
-            }
-            eprintln!("node-push: stdin closed, stopping and aborting open uploads");
-            let _ = cancel.send(true);
-        })
-        .expect("can start a thread");
-}
-
-async fn open_store(args: &UploadArgs, input: &NodeInput) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    match &args.dest {
-        Destination::Local { root } => Ok(Arc::new(LocalStore::new(root.clone())?)),
-        Destination::S3 { bucket, .. } => {
-            let credentials = match (&input.aws_access_key_id, &input.aws_secret_access_key) {
-                (Some(access_key), Some(secret_key)) => CredentialSource::Explicit {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    session_token: input.aws_session_token.clone(),
-                },
-                _ => match &args.profile {
-                    Some(profile) => CredentialSource::Profile(Some(profile.clone())),
-                    None => CredentialSource::DefaultChain,
-                },
-            };
-            let config = S3Config {
-                bucket: bucket.clone(),
-                region: args.region.clone(),
-                endpoint: args.endpoint.clone(),
-                credentials,
-                timeout: Duration::from_secs(120),
-            };
-            Ok(Arc::new(S3Store::connect(config).await?))
-        }
     }
 }
 

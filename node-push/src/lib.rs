@@ -22,6 +22,7 @@ pub mod message;
 pub mod ratelimit;
 pub mod restore;
 pub mod select;
+pub mod session;
 pub mod store;
 pub mod upload;
 pub mod verify;

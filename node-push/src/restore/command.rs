@@ -14,13 +14,9 @@ use crate::agent::Outcome;
 use crate::cli::RestoreArgs;
 use crate::message::{NodeInput, RestoreFile, RestoreRequest, RestoreSummary};
 use crate::ratelimit::RateLimiter;
-use crate::store::local::LocalStore;
-use crate::store::s3::{CredentialSource, S3Config, S3Store};
-use crate::store::{Destination, ObjectStore, RetryPolicy};
+use crate::session::{open_store, read_json_line, stdin_is_a_pipe, watch_stdin, StoreAccess};
+use crate::store::{ObjectStore, RetryPolicy};
 use anyhow::{bail, Context as _};
-use std::io::BufRead;
-use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 
 /// Runs `node-push restore`. Errors are fatal (nothing could be restored); per-file failures are in the
@@ -45,7 +41,13 @@ pub async fn run(
         None
     };
     drop(stdin);
-    let store = open_store(&args, &input).await?;
+    let access = StoreAccess {
+        dest: &args.from,
+        endpoint: args.endpoint.as_deref(),
+        region: &args.region,
+        profile: args.profile.as_deref(),
+    };
+    let store = open_store(access, &input).await?;
     let files = match (stdin_request, &args.plan) {
         (Some(request), _) => request.files,
         (None, Some(path)) => {
@@ -66,7 +68,7 @@ pub async fn run(
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
     if stdin_is_a_pipe() {
-        watch_stdin(cancel_tx);
+        watch_stdin(cancel_tx, "restore");
     }
     let owner = match &args.owner_of {
         Some(path) => {
@@ -100,69 +102,6 @@ pub async fn run(
         Outcome::Complete
     };
     Ok((outcome, report.summary))
-}
-
-/// Stdin is watched only when it is a pipe or socket (SSH, the coordinator), not a terminal or /dev/null
-/// (by hand, cron), where an immediate end of file means nothing.
-fn stdin_is_a_pipe() -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    fs_err::metadata("/dev/stdin")
-        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
-        .unwrap_or(false)
-}
-
-/// Cancels the run when stdin reaches end of file: the coordinator is gone, nobody would see the result.
-fn watch_stdin(cancel: watch::Sender<bool>) {
-    std::thread::Builder::new()
-        .name("stdin-watch".into())
-        .spawn(move || {
-            let mut sink = String::new();
-            let mut stdin = std::io::stdin().lock();
-            while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
-                sink.clear();
-            }
-            eprintln!("node-push: stdin closed, stopping the restore");
-            let _ = cancel.send(true);
-        })
-        .expect("can start a thread");
-}
-
-/// Reads one line of JSON; the error never echoes the line (it may hold the secret key).
-fn read_json_line<T: serde::de::DeserializeOwned>(
-    stdin: &mut impl BufRead,
-    what: &str,
-) -> anyhow::Result<T> {
-    let mut line = String::new();
-    let read = stdin
-        .read_line(&mut line)
-        .with_context(|| format!("cannot read the {what} line from stdin"))?;
-    if read == 0 {
-        bail!("stdin ended before the {what} line");
-    }
-    serde_json::from_str(line.trim()).map_err(|e| {
-        anyhow::anyhow!(
-            "the {what} line on stdin is not valid (line {}, column {}: {})",
-            e.line(),
-            e.column(),
-            e.classify_name()
-        )
-    })
-}
-
-/// Names serde_json's error category without its message, which may quote the input.
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "not JSON",
-            serde_json::error::Category::Data => "JSON of the wrong shape",
-            serde_json::error::Category::Eof => "incomplete JSON",
-        }
-    }
 }
 
 /// The base path backups are under.
@@ -234,31 +173,4 @@ async fn plan_from_backup(
 
 fn absolute(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     Ok(std::path::absolute(dir)?)
-}
-
-async fn open_store(args: &RestoreArgs, input: &NodeInput) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    match &args.from {
-        Destination::Local { root } => Ok(Arc::new(LocalStore::new(root.clone())?)),
-        Destination::S3 { bucket, .. } => {
-            let credentials = match (&input.aws_access_key_id, &input.aws_secret_access_key) {
-                (Some(access_key), Some(secret_key)) => CredentialSource::Explicit {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    session_token: input.aws_session_token.clone(),
-                },
-                _ => match &args.profile {
-                    Some(profile) => CredentialSource::Profile(Some(profile.clone())),
-                    None => CredentialSource::DefaultChain,
-                },
-            };
-            let config = S3Config {
-                bucket: bucket.clone(),
-                region: args.region.clone(),
-                endpoint: args.endpoint.clone(),
-                credentials,
-                timeout: Duration::from_secs(120),
-            };
-            Ok(Arc::new(S3Store::connect(config).await?))
-        }
-    }
 }
