@@ -42,7 +42,9 @@ use std::path::{Path, PathBuf};
 pub use error::SelectError;
 pub use names::table_name;
 pub use walk::select;
-pub use yaml::{cassandra_yaml_settings, data_dirs_from_yaml, locate_cassandra_yaml, YamlSettings};
+pub use yaml::{
+    cassandra_yaml_settings, data_dirs_from_yaml, locate_cassandra_yaml, settings_from_text, YamlSettings,
+};
 
 /// Which directory below each table dir a backup reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,7 +78,7 @@ pub fn cassandra_yaml_settings(path: &Path) -> Result<YamlSettings, SelectError>
 }
 
 /// Parses `text`, the contents of the file at `path` (used only in messages).
-fn settings_from_text(path: &Path, text: &str) -> Result<YamlSettings, SelectError> {
+pub fn settings_from_text(path: &Path, text: &str) -> Result<YamlSettings, SelectError> {
     let syntax_error = |message: String| SelectError::ConfigSyntax {
         path: path.to_path_buf(),
         message,
