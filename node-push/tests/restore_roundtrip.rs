@@ -13,5 +13,5 @@ mod legacy;
 mod local;
 #[path = "restore_roundtrip/round_trip.rs"]
 mod round_trip;
-#[path = "restore_roundtrip/support.rs"]
+#[path = "support/mod.rs"]
 mod support;

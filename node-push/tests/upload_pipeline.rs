@@ -5,152 +5,25 @@
 
 use node_push::layout::{self, DataKind, ParsedKey};
 use node_push::lzop::LzopDecoder;
-use node_push::message::{Message, NodeInput, SkipReason, Summary};
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
+use node_push::message::{Message, SkipReason};
 use node_push::store::ObjectStore;
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 use testkit::seaweed::SeaweedFs;
 use testkit::tree::{write_tree, Layout, Placement, TreeSpec};
 
-const NAME: &str = "20240101000000";
+#[path = "support/mod.rs"]
+mod support;
 
-/// What one node-push run printed and how it ended.
-struct Run {
-    messages: Vec<Message>,
-    status: std::process::ExitStatus,
-    stderr: String,
-    peak_rss_kib: u64,
-}
+use support::{args, credentials_line, node_push, NAME};
 
-impl Run {
-    fn summary(&self) -> &Summary {
-        match self.messages.last() {
-            Some(Message::Summary(summary)) => summary,
-            other => panic!(
-                "last line is not a summary: {other:?}\nstderr: {}",
-                self.stderr
-            ),
-        }
-    }
-
-    fn done(&self) -> BTreeMap<String, node_push::manifest::ObjectEntry> {
-        self.messages
-            .iter()
-            .filter_map(|m| match m {
-                Message::FileDone { entry } => Some((entry.source_path.clone(), entry.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// Run node-push with `args`, writing `stdin_line` first and keeping stdin open until it exits; every
-/// stdout line must be a valid message, the first one `hello`.
-fn node_push(args: &[String], stdin_line: Option<String>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_node-push"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node-push starts");
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(line) = stdin_line {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    let pid = child.id();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let mut peak_rss_kib = 0;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if let Ok(status) = fs_err::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                let kib: u64 = hwm
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .unwrap_or(0);
-                peak_rss_kib = peak_rss_kib.max(kib);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(stdin);
-    let stdout = out.join().unwrap();
-    let stderr = err.join().unwrap();
-    let messages: Vec<Message> = stdout
-        .lines()
-        .map(|line| {
-            Message::parse_line(line)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .expect("stdout holds only JSON lines")
-        })
-        .collect();
-    assert!(
-        matches!(messages.first(), Some(Message::Hello { protocol: 1, .. })),
-        "{messages:?}"
-    );
-    Run {
-        messages,
-        status,
-        stderr,
-        peak_rss_kib,
-    }
-}
-
-fn s3_store(weed: &SeaweedFs, bucket: &str) -> S3Store {
-    let config = S3Config {
-        bucket: bucket.to_string(),
-        region: weed.region().to_string(),
-        endpoint: Some(weed.endpoint.clone()),
-        credentials: CredentialSource::Explicit {
-            access_key: weed.access_key().to_string(),
-            secret_key: weed.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(60),
-    };
-    tokio_runtime()
-        .block_on(S3Store::connect(config))
-        .expect("connects to SeaweedFS")
+fn s3_store(weed: &SeaweedFs, bucket: &str) -> std::sync::Arc<dyn ObjectStore> {
+    support::s3_store(weed, bucket)
 }
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn credentials_line(weed: &SeaweedFs) -> String {
-    serde_json::to_string(&NodeInput {
-        aws_access_key_id: Some(weed.access_key().to_string()),
-        aws_secret_access_key: Some(weed.secret_key().to_string()),
-        aws_session_token: None,
-    })
-    .unwrap()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    support::runtime()
 }
 
 /// Download `key`, check it with the real `lzop -t`, decode it and compare with `source`.
@@ -254,7 +127,7 @@ fn cassandra_trees_of_every_layout_upload_to_seaweedfs_and_come_back_byte_for_by
             "--part-size-mib",
             "5",
         ]),
-        Some(credentials_line(&weed)),
+        &[credentials_line(&weed)],
     );
     assert!(run.status.success(), "node-push failed: {}", run.stderr);
     assert!(
@@ -280,7 +153,7 @@ fn cassandra_trees_of_every_layout_upload_to_seaweedfs_and_come_back_byte_for_by
         files.len(),
         "one object per file, nothing else"
     );
-    let done = run.done();
+    let done = run.uploaded();
     let scratch = tmp.path().join("scratch");
     fs_err::create_dir_all(&scratch).unwrap();
     for file in &files {
@@ -302,7 +175,7 @@ fn cassandra_trees_of_every_layout_upload_to_seaweedfs_and_come_back_byte_for_by
         assert_eq!(meta.etag, entry.etag);
         let sha = sha256_hex(&fs_err::read(file).unwrap());
         assert_eq!(entry.sha256, sha, "{}", file.display());
-        check_object(&store, &key, file, &scratch);
+        check_object(store.as_ref(), &key, file, &scratch);
     }
     // The 12 MiB Data.db files went up as multipart uploads (5 MiB parts).
     assert!(
@@ -331,7 +204,7 @@ fn incremental_files_are_deleted_only_after_their_upload_is_verified() {
             "--dest",
             &format!("file://{}/b/n/h", out.display()),
         ]),
-        None,
+        &[],
     );
     assert!(run.status.success(), "{}", run.stderr);
     let selected: Vec<&PathBuf> = files
@@ -392,7 +265,7 @@ fn a_failed_store_fails_each_file_by_name_and_deletes_nothing() {
             &weed.endpoint,
             "--credentials-stdin",
         ]),
-        Some(credentials_line(&weed)),
+        &[credentials_line(&weed)],
     );
     assert!(!run.status.success());
     assert!(
@@ -505,10 +378,10 @@ fn a_file_over_5_gib_streams_to_the_local_store_with_bounded_memory() {
             "--dest",
             &format!("file://{}", out.display()),
         ]),
-        None,
+        &[],
     );
     assert!(run.status.success(), "{}", run.stderr);
-    let entry = run.done().into_values().next().unwrap();
+    let entry = run.uploaded().into_values().next().unwrap();
     assert_eq!(entry.size, size);
     let stored = out.join("nb-1-big-Data.db.lzo");
     // The real lzop checks every block and reproduces the exact bytes.

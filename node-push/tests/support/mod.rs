@@ -1,4 +1,4 @@
-//! Helpers of the restore round-trip tests: running the node-push binary with lines on its stdin (kept
+//! Helpers of the node-push binary tests (upload and restore): running the node-push binary with lines on its stdin (kept
 //! open until it exits, as the coordinator does), reading its JSON lines strictly, uploading a tree, and
 //! comparing restored files with their sources.
 #![allow(dead_code)] // not every test uses every helper
@@ -34,6 +34,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// The upload summary, which must be the last line.
+    pub fn summary(&self) -> &node_push::message::Summary {
+        match self.messages.last() {
+            Some(Message::Summary(summary)) => summary,
+            other => panic!(
+                "last line is not a summary: {other:?}\nstderr: {}",
+                self.stderr
+            ),
+        }
+    }
+
     pub fn restore_summary(&self) -> &RestoreSummary {
         match self.messages.last() {
             Some(Message::RestoreSummary(summary)) => summary,
