@@ -6,6 +6,7 @@
 //! The tools themselves are installed by `cargo xtask setup` into [`stack_dir`].
 
 pub mod cassandra;
+pub mod fault_proxy;
 pub mod fixture;
 pub mod ports;
 pub mod process;
