@@ -76,6 +76,9 @@ pub struct GlobalArgs {
     /// Machine-readable JSON on stdout instead of tables; logs stay on stderr.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Config file of defaults for repeated flags (default: ~/.config/cassandra-snapshotter/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Server-side encryption algorithms.
@@ -95,6 +98,10 @@ pub enum Command {
     /// List the backups under the base path, newest first.
     #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the manual page (roff) on stdout; `man backup` prints that command's page.
+    Man(crate::completions::ManArgs),
 }
 
 const BACKUP_EXAMPLES: &str = "Examples:

@@ -2,6 +2,7 @@
 //! the outcome to an exit code: 0 success, 1 failure (each named on stderr), 2 bad usage, 130 interrupted.
 mod backup;
 mod cli;
+mod completions;
 mod list;
 #[cfg(test)]
 mod memstore;
@@ -17,7 +18,6 @@ mod stages;
 mod store;
 
 use anyhow::Result;
-use clap::Parser;
 use cli::{Cli, Command};
 use output::Output;
 use settings::{BackupSettings, CommonSettings, OutputMode};
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         // ssh runs us as its askpass helper: answer and leave.
         return ExitCode::from(ssh::askpass_main(std::path::Path::new(&file)) as u8);
     }
-    let cli = Cli::parse();
+    let cli = settings::config::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +59,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 list::list(store.as_ref(), &common.s3.base_path, args.count_legacy).await?;
             let output = Output::new(common.output, common.verbosity);
             output.result(&list::table(&entries), &serde_json::to_value(&entries)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions(args) => {
+            completions::print_completions(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(args) => {
+            completions::print_man_page(args)?;
             Ok(ExitCode::SUCCESS)
         }
     }

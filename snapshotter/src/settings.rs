@@ -1,6 +1,7 @@
 //! Checked settings, resolved from the raw flags of [`crate::cli`]: everything a command needs, validated
 //! once, with one-line errors naming the flag.
 
+pub mod config;
 mod credentials;
 
 pub use credentials::Credentials;
