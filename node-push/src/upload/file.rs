@@ -11,14 +11,14 @@ use super::Context;
 use crate::lzop::LzopEncoder;
 use crate::manifest::ObjectEntry;
 use crate::message::Message;
-use crate::store::{with_retry, CompletedPart, StoreError};
+use crate::store::{with_retry, CompletedPart, RetryPolicy, StoreError};
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 
 /// One file to upload and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,11 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
         });
         let part_size = part_size_for(size, ctx.config.part_size);
         let uploaded = if size < part_size / 2 {
-            upload_small(ctx, item).await?
+            // Dropping a single PUT midway leaves nothing behind that needs cleaning up.
+            tokio::select! {
+                uploaded = upload_small(ctx, item) => uploaded?,
+                () = cancelled(ctx.cancel.clone()) => return Err(FileError::Cancelled(item.path.clone())),
+            }
         } else {
             upload_multipart(ctx, item, part_size).await?
         };
@@ -215,12 +219,40 @@ async fn upload_multipart(
         async move { store.create_multipart(&key, &opts).await }
     })
     .await?;
-    let result = send_parts(ctx, item, part_size, &upload_id).await;
+    // Waiting for the rate limiter or a retry's backoff can take long: a closed stdin must not wait for
+    // them, so the parts are dropped (and the upload aborted) as soon as it closes.
+    let result = tokio::select! {
+        result = send_parts(ctx, item, part_size, &upload_id) => result,
+        () = cancelled(ctx.cancel.clone()) => Err(FileError::Cancelled(item.path.clone())),
+    };
     if result.is_err() {
-        // Best effort: a failed abort leaves an upload that `purge` aborts later.
-        let _ = ctx.store.abort_multipart(&item.key, &upload_id).await;
+        // A few quick tries: the store may be failing. One that still fails leaves an upload that the next
+        // run of this backup (or `purge`) aborts.
+        let _ = with_retry(&ABORT_RETRY, || {
+            ctx.store.abort_multipart(&item.key, &upload_id)
+        })
+        .await;
     }
     result
+}
+
+/// Retries of an abort: short, since it runs when something already went wrong.
+const ABORT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: std::time::Duration::from_millis(200),
+    max_delay: std::time::Duration::from_secs(2),
+};
+
+/// Resolves once `cancel` says the run must stop (never, if its sender is gone without saying so).
+pub(super) async fn cancelled(mut cancel: watch::Receiver<bool>) {
+    loop {
+        if *cancel.borrow_and_update() {
+            return;
+        }
+        if cancel.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 type ProducedPart = std::io::Result<(Part, OwnedSemaphorePermit)>;
@@ -364,7 +396,7 @@ fn record_part(
     len
 }
 
-fn open_source(path: &std::path::Path) -> Result<fs_err::File, FileError> {
+pub(super) fn open_source(path: &std::path::Path) -> Result<fs_err::File, FileError> {
     fs_err::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FileError::Vanished(path.to_path_buf()),
         _ => FileError::Read {
@@ -374,7 +406,7 @@ fn open_source(path: &std::path::Path) -> Result<fs_err::File, FileError> {
     })
 }
 
-fn read_error(path: &std::path::Path, source: std::io::Error) -> FileError {
+pub(super) fn read_error(path: &std::path::Path, source: std::io::Error) -> FileError {
     FileError::Read {
         path: path.to_path_buf(),
         source,

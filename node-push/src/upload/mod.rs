@@ -7,18 +7,27 @@
 //! [`RateLimiter`]. A file that fails does not stop the others; it is reported by name and makes the run's
 //! exit code non-zero. When [`AfterUpload::Delete`] is set (incremental backups), a source file is deleted
 //! only after its object's ETag and size were verified.
+//!
+//! A run of a backup that an earlier run left unfinished resumes it (the `resume` module): objects already stored
+//! exactly as this run would store them are checked locally and reported `already_stored` instead of being
+//! sent again, and multipart uploads the earlier run left open on this run's keys are aborted. When the
+//! store fails for `STORE_DOWN_AFTER` files in a row, the remaining files are reported failed without
+//! being tried, so that a dead store ends the run quickly.
 
 mod file;
 mod parts;
 mod report;
+mod resume;
 
 pub use file::{upload_file, FileError, UploadItem};
 pub use parts::{
     multipart_etag, part_size_for, HashingReader, Part, PartProducer, MAX_PARTS, MIN_PART_SIZE,
 };
 pub use report::{ProgressThrottle, Reporter};
+pub use resume::{listing_prefix, StoredObjects};
 
 use crate::lzop::{Checksum, EncoderOptions};
+use crate::manifest::ObjectEntry;
 use crate::message::{Message, SkipReason, Summary};
 use crate::ratelimit::RateLimiter;
 use crate::store::{ObjectStore, PutOptions, RetryPolicy};
@@ -142,10 +151,42 @@ impl Context {
     }
 }
 
+/// The compression threads of a run: `threads` of them (at least one), named `lzop-N`.
+pub fn compression_pool(threads: usize) -> std::io::Result<Arc<rayon::ThreadPool>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("lzop-{i}"))
+        .build()
+        .map(Arc::new)
+        .map_err(std::io::Error::other)
+}
+
+/// How a file's turn in the pipeline ended well.
+#[derive(Debug)]
+enum FileOutcome {
+    Uploaded(ObjectEntry),
+    /// An earlier run stored exactly this object; nothing was sent.
+    AlreadyStored(ObjectEntry),
+}
+
+/// After this many files in a row failed on retryable store errors (each after its own retries), the store
+/// is taken to be down and the remaining files are not tried: the run fails within minutes instead of
+/// grinding through every file's retries, and the next run resumes where this one stopped.
+const STORE_DOWN_AFTER: u32 = 4;
+
 /// Runs uploads and reports each file.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     ctx: Arc<Context>,
+}
+
+/// The running tally of one [`Pipeline::run`].
+#[derive(Debug, Default)]
+struct Tally {
+    summary: Summary,
+    /// Files that failed in a row on retryable store errors, and the last such error.
+    store_failures_in_a_row: u32,
+    last_store_error: Option<String>,
 }
 
 impl Pipeline {
@@ -154,6 +195,7 @@ impl Pipeline {
     }
 
     /// Upload every item; one failure does not stop the others. Emits a `plan` first and a `summary` last.
+    /// Objects an earlier run stored exactly as this one would are not sent again.
     pub async fn run(&self, items: Vec<UploadItem>) -> Summary {
         let started = Instant::now();
         let ctx = &self.ctx;
@@ -161,66 +203,146 @@ impl Pipeline {
             files: items.len() as u64,
             bytes: items.iter().map(|i| i.size).sum(),
         });
-        let mut summary = Summary {
-            files_total: items.len() as u64,
-            ..Summary::default()
+        let store = ctx.store.as_ref();
+        let aborted = resume::abort_leftover_uploads(store, &ctx.config.retry, &items).await;
+        if aborted > 0 {
+            eprintln!("node-push: aborted {aborted} multipart upload(s) an earlier run left open");
+        }
+        let stored = Arc::new(resume::stored_objects(store, &ctx.config.retry, &items).await);
+        if !stored.is_empty() {
+            eprintln!(
+                "node-push: {} of {} object(s) already stored: checking them instead of sending them",
+                stored.len(),
+                items.len()
+            );
+        }
+        let mut tally = Tally {
+            summary: Summary {
+                files_total: items.len() as u64,
+                ..Summary::default()
+            },
+            ..Tally::default()
         };
         let gate = Arc::new(Semaphore::new(ctx.config.concurrency.max(1)));
         let mut running = tokio::task::JoinSet::new();
-        for item in items {
+        for item in items.iter().cloned() {
             let permit = gate
                 .clone()
                 .acquire_owned()
                 .await
                 .expect("gate is never closed");
+            while let Some(done) = running.try_join_next() {
+                self.account(&mut tally, done.expect("upload task panicked"));
+            }
             if *ctx.cancel.borrow() {
                 break;
             }
-            let ctx = ctx.clone();
+            if tally.store_failures_in_a_row >= STORE_DOWN_AFTER {
+                self.not_attempted(&mut tally, &item);
+                continue;
+            }
+            let (ctx, stored) = (ctx.clone(), stored.clone());
             running.spawn(async move {
-                let result = upload_file(&ctx, &item).await;
+                let result = process(&ctx, &item, stored.get(&item.key)).await;
                 drop(permit);
                 (item, result)
             });
-            while let Some(done) = running.try_join_next() {
-                self.account(&mut summary, done.expect("upload task panicked"));
-            }
         }
         while let Some(done) = running.join_next().await {
-            self.account(&mut summary, done.expect("upload task panicked"));
+            self.account(&mut tally, done.expect("upload task panicked"));
         }
+        // A lost answer to a multipart initiation leaves an upload nobody knows the id of: abort those.
+        let orphans = resume::abort_leftover_uploads(store, &ABORT_RETRY_AT_END, &items).await;
+        if orphans > 0 {
+            eprintln!(
+                "node-push: aborted {orphans} multipart upload(s) whose initiation answer was lost"
+            );
+        }
+        let mut summary = tally.summary;
         summary.bytes_stored = ctx.bytes_sent.load(Ordering::Relaxed);
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         summary
     }
 
+    /// Report a file that was not tried because the store is down.
+    fn not_attempted(&self, tally: &mut Tally, item: &UploadItem) {
+        tally.summary.files_failed += 1;
+        let error = format!(
+            "{}: not tried: the store failed for {} files in a row, last: {}",
+            item.path.display(),
+            tally.store_failures_in_a_row,
+            tally.last_store_error.as_deref().unwrap_or("unknown")
+        );
+        self.ctx.reporter.emit(Message::FileFailed {
+            path: item.path.display().to_string(),
+            key: item.key.clone(),
+            error,
+            retryable: true,
+        });
+    }
+
     fn account(
         &self,
-        summary: &mut Summary,
-        (item, result): (UploadItem, Result<crate::manifest::ObjectEntry, FileError>),
+        tally: &mut Tally,
+        (item, result): (UploadItem, Result<FileOutcome, FileError>),
     ) {
         let reporter = &self.ctx.reporter;
         let path = item.path.display().to_string();
-        match result {
-            Ok(entry) => {
+        let summary = &mut tally.summary;
+        match &result {
+            Err(FileError::Store(error)) if error.is_retryable() => {
+                tally.store_failures_in_a_row += 1;
+                tally.last_store_error = Some(error.to_string());
+            }
+            Ok(_) => tally.store_failures_in_a_row = 0,
+            Err(_) => {}
+        }
+        let verified = match result {
+            Ok(FileOutcome::Uploaded(entry)) => {
                 summary.files_done += 1;
                 summary.bytes_read += entry.size;
                 reporter.emit(Message::FileDone { entry });
-                if self.ctx.config.after_upload == AfterUpload::Delete {
-                    match fs_err::remove_file(&item.path) {
-                        Ok(()) => reporter.emit(Message::FileDeleted { path }),
-                        Err(e) => eprintln!("node-push: uploaded but could not delete: {e}"),
-                    }
-                }
+                true
             }
-            Err(FileError::Vanished(_)) => {
+            Ok(FileOutcome::AlreadyStored(entry)) => {
+                summary.files_skipped += 1;
+                summary.bytes_not_resent += entry.size;
+                reporter.emit(Message::FileSkipped {
+                    path: path.clone(),
+                    reason: SkipReason::AlreadyStored { entry },
+                });
+                true
+            }
+            Err(error) => {
+                self.account_failure(summary, &item, path.clone(), error);
+                false
+            }
+        };
+        if verified && self.ctx.config.after_upload == AfterUpload::Delete {
+            match fs_err::remove_file(&item.path) {
+                Ok(()) => reporter.emit(Message::FileDeleted { path }),
+                Err(e) => eprintln!("node-push: uploaded but could not delete: {e}"),
+            }
+        }
+    }
+
+    fn account_failure(
+        &self,
+        summary: &mut Summary,
+        item: &UploadItem,
+        path: String,
+        error: FileError,
+    ) {
+        let reporter = &self.ctx.reporter;
+        match error {
+            FileError::Vanished(_) => {
                 summary.files_skipped += 1;
                 reporter.emit(Message::FileSkipped {
                     path,
                     reason: SkipReason::Vanished,
                 });
             }
-            Err(error) => {
+            error => {
                 summary.files_failed += 1;
                 eprintln!("node-push: {error}");
                 reporter.emit(Message::FileFailed {
@@ -232,4 +354,25 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// The end-of-run check for orphaned uploads: one quick try, it only tidies up.
+const ABORT_RETRY_AT_END: RetryPolicy = RetryPolicy {
+    max_attempts: 2,
+    base_delay: std::time::Duration::from_millis(200),
+    max_delay: std::time::Duration::from_secs(1),
+};
+
+/// One file: taken as it is when an earlier run stored exactly this object, else uploaded.
+async fn process(
+    ctx: &Context,
+    item: &UploadItem,
+    stored: Option<&crate::store::ObjectMeta>,
+) -> Result<FileOutcome, FileError> {
+    if let Some(stored) = stored {
+        if let Some(entry) = resume::already_stored(ctx, item, stored).await? {
+            return Ok(FileOutcome::AlreadyStored(entry));
+        }
+    }
+    upload_file(ctx, item).await.map(FileOutcome::Uploaded)
 }
