@@ -8,11 +8,11 @@
 //! exit code non-zero. When [`AfterUpload::Delete`] is set (incremental backups), a source file is deleted
 //! only after its object's ETag and size were verified.
 //!
-//! A run of a backup that an earlier run left unfinished resumes it (the `resume` module): objects already stored
-//! exactly as this run would store them are checked locally and reported `already_stored` instead of being
-//! sent again, and multipart uploads the earlier run left open on this run's keys are aborted. When the
-//! store fails for `STORE_DOWN_AFTER` files in a row, the remaining files are reported failed without
-//! being tried, so that a dead store ends the run quickly.
+//! A run of a backup that an earlier run left unfinished resumes it (see the `resume` module): objects
+//! already stored exactly as this run would store them are checked locally and reported `already_stored`
+//! instead of being sent again, and multipart uploads the earlier run left open on this run's keys are
+//! aborted. When the store fails for `STORE_DOWN_AFTER` files in a row, the remaining files are reported
+//! failed without being tried, so that a dead store ends the run quickly.
 
 mod file;
 mod parts;
