@@ -16,7 +16,7 @@ use crate::output::{Output, Stage};
 use crate::remote::{Connector, Remote};
 use crate::report::{BackupReport, HostReport};
 use crate::settings::BackupSettings;
-use crate::stages::install::NodePushBinary;
+use crate::stages::install::NodePushCatalog;
 use crate::stages::preflight::{NodeFacts, PreflightInput};
 use crate::stages::{bounded, install, preflight, snapshot, upload};
 use chrono::Utc;
@@ -47,7 +47,8 @@ pub struct BackupJob {
     pub settings: BackupSettings,
     pub output: Arc<Output>,
     pub store: Arc<dyn ObjectStore>,
-    pub binary: NodePushBinary,
+    /// The node-push build for each node's architecture.
+    pub node_push: NodePushCatalog,
     pub connector: Arc<dyn Connector>,
 }
 
@@ -177,30 +178,28 @@ impl BackupJob {
         }
         let nodes = Self::nodes(state);
 
-        // Install node-push.
+        // Install node-push: the build for each node's architecture. `paths[i]` is where `nodes[i]` has it.
         self.output.stage(Stage::Install, "");
-        let paths: Vec<String> = nodes
-            .iter()
-            .map(|n| {
-                self.binary
-                    .remote_path(s.node_push_path.as_deref(), &n.facts.home)
-            })
-            .collect();
-        let installed = bounded(&nodes, pool, |node| {
-            let path = &paths[nodes
-                .iter()
-                .position(|n| n.index == node.index)
-                .expect("listed")];
-            async move {
-                install::install(node.remote.as_ref(), &self.binary, path, &node.facts.arch).await
-            }
+        let installed = bounded(&nodes, pool, |node| async move {
+            let binary = self
+                .node_push
+                .for_node(node.remote.host(), &node.facts.arch)?;
+            let path = binary.remote_path(s.node_push_path.as_deref(), &node.facts.home);
+            let how =
+                install::install(node.remote.as_ref(), &binary, &path, &node.facts.arch).await?;
+            anyhow::Ok((path, how))
         })
         .await;
+        let mut paths: Vec<String> = Vec::new();
         for (node, result) in nodes.iter().zip(installed) {
             match result {
-                Ok(how) => self
-                    .output
-                    .verbose(format!("{}: node-push {how:?}", node.remote.host())),
+                Ok((path, how)) => {
+                    self.output.verbose(format!(
+                        "{}: node-push {how:?} at {path}",
+                        node.remote.host()
+                    ));
+                    paths.push(path);
+                }
                 Err(error) => self.fail(state, node.index, Stage::Install, format!("{error:#}")),
             }
         }

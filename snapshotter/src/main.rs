@@ -78,14 +78,14 @@ async fn run_backup(settings: BackupSettings) -> Result<ExitCode> {
         settings.common.verbosity,
     ));
     let store = store::connect(&settings.common.s3).await?;
-    let binary = stages::install::NodePushBinary::load(&settings.node_push_binary)?;
+    let node_push = stages::install::NodePushCatalog::new(settings.node_push_binary.as_deref())?;
     let plan = backup::choose_plan(store.as_ref(), &settings, &output).await?;
     let context = ssh::SshContext::new(settings.ssh.clone())?;
     let job = backup::BackupJob {
         settings,
         output: output.clone(),
         store,
-        binary,
+        node_push,
         connector: Arc::new(ssh::SshConnector::new(context)),
     };
     let report = job.run(plan, shutdown_signal()).await;

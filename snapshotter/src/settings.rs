@@ -142,7 +142,9 @@ pub struct BackupSettings {
     pub rate_limit: u64,
     pub ssh: SshOptions,
     pub node_push_path: Option<String>,
-    pub node_push_binary: PathBuf,
+    /// `--node-push-binary`; without it, [`crate::stages::install::NodePushCatalog`] finds a build per
+    /// node architecture.
+    pub node_push_binary: Option<PathBuf>,
     /// `--nodetool-args`, split into words. Sensitive: never logged.
     pub nodetool_args: Vec<String>,
     pub upload_concurrency: usize,
@@ -228,12 +230,6 @@ impl BackupSettings {
             })?,
             None => Vec::new(),
         };
-        let node_push_binary = match &args.node_push_binary {
-            Some(path) => path.clone(),
-            None => std::env::current_exe()
-                .context("cannot find this program's own path to locate node-push: give --node-push-binary")?
-                .with_file_name("node-push"),
-        };
         if let Some(path) = &args.node_push_path {
             if path.is_empty() || path.contains('\n') {
                 bail!("invalid --node-push-path {path:?}");
@@ -282,7 +278,7 @@ impl BackupSettings {
                 connect_timeout: 15,
             },
             node_push_path: args.node_push_path.clone(),
-            node_push_binary,
+            node_push_binary: args.node_push_binary.clone(),
             nodetool_args,
             upload_concurrency: args.upload_concurrency,
         })

@@ -6,6 +6,7 @@ use crate::memstore::MemoryStore;
 use crate::remote::RemoteError;
 use crate::settings::{OutputMode, Verbosity};
 use crate::stages::fake::FakeRemote;
+use crate::stages::install::NodePushBinary;
 use async_trait::async_trait;
 use clap::Parser;
 use node_push::layout;
@@ -150,7 +151,7 @@ async fn run(plan: Plan, hosts: Vec<FakeRemote>, store: Arc<MemoryStore>) -> Run
         settings: settings(&names.join(","), &[]),
         output: Arc::new(Output::new(OutputMode::Plain, Verbosity::Quiet)),
         store: store.clone(),
-        binary: binary(),
+        node_push: NodePushCatalog::given(binary()),
         connector: Arc::new(connector),
     };
     let report = job.run(plan, std::future::pending()).await;

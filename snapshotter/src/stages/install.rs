@@ -1,5 +1,11 @@
 //! Installing node-push on a node: copied only when the SHA-256 of what is there differs, checked after the
 //! copy, mode 0700 in a directory only the SSH user can read, then asked for its hello (protocol version).
+//! Which build goes to which node (by `uname -m`) is [`locate`]'s business.
+
+mod embedded;
+mod locate;
+
+pub use locate::NodePushCatalog;
 
 use crate::remote::{Remote, RemoteCommand};
 use crate::shell;
@@ -28,14 +34,17 @@ impl NodePushBinary {
                 path.display()
             )
         })?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let arch = elf_arch(&bytes);
-        Ok(NodePushBinary {
-            path: path.to_path_buf(),
+        Ok(Self::from_bytes(path.to_path_buf(), bytes))
+    }
+
+    /// A build already in memory; `path` names it in messages.
+    pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Self {
+        NodePushBinary {
+            path,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            arch: elf_arch(&bytes),
             bytes: Arc::new(bytes),
-            sha256,
-            arch,
-        })
+        }
     }
 
     /// Where it goes on a node: `--node-push-path` (a leading `~/` is the SSH user's home), else
@@ -73,19 +82,21 @@ fn elf_arch(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The one name of an architecture that `uname -m` (or a package manager) spells several ways: the name
+/// node-push builds carry (`node-push-aarch64`).
+fn canonical_arch(arch: &str) -> &str {
+    match arch {
+        "arm64" => "aarch64",
+        "amd64" => "x86_64",
+        "i386" | "i586" => "i686",
+        a if a.starts_with("armv7") => "armv7l",
+        a => a,
+    }
+}
+
 /// Whether a node's `uname -m` can run a binary for `arch`.
 fn arch_matches(arch: &str, uname: &str) -> bool {
-    let normal = |a: &str| {
-        match a {
-            "arm64" => "aarch64",
-            "amd64" => "x86_64",
-            "i386" | "i586" => "i686",
-            a if a.starts_with("armv7") => "armv7l",
-            a => a,
-        }
-        .to_string()
-    };
-    normal(arch) == normal(uname)
+    canonical_arch(arch) == canonical_arch(uname)
 }
 
 /// What installing did.
