@@ -98,6 +98,16 @@ pub enum Command {
     /// List the backups under the base path, newest first.
     #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
+    /// Restore a backup: stage it on the nodes, refresh live tables, rebuild a stopped node in place, or
+    /// download it here (and stream it with sstableloader).
+    #[command(after_help = crate::restore::RESTORE_EXAMPLES)]
+    Restore(Box<crate::restore::RestoreArgs>),
+    /// Check that every object of a backup is stored as its manifest says (--deep: download and decode).
+    #[command(after_help = crate::verify::VERIFY_EXAMPLES)]
+    Verify(crate::verify::VerifyArgs),
+    /// Remove old backups (never the newest complete one), abandoned incomplete ones and multipart uploads.
+    #[command(after_help = crate::purge::PURGE_EXAMPLES)]
+    Purge(crate::purge::PurgeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(crate::completions::CompletionsArgs),
     /// Print the manual page (roff) on stdout; `man backup` prints that command's page.

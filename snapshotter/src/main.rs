@@ -8,14 +8,17 @@ mod list;
 mod memstore;
 mod nodetool;
 mod output;
+mod purge;
 mod remote;
 mod report;
+mod restore;
 mod secret;
 mod settings;
 mod shell;
 mod ssh;
 mod stages;
 mod store;
+mod verify;
 
 use anyhow::Result;
 use cli::{Cli, Command};
@@ -61,6 +64,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output.result(&list::table(&entries), &serde_json::to_value(&entries)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Restore(args) => restore::run(&cli.global, args).await,
+        Command::Verify(args) => verify::run(&cli.global, args).await,
+        Command::Purge(args) => purge::run(&cli.global, args).await,
         Command::Completions(args) => {
             completions::print_completions(args)?;
             Ok(ExitCode::SUCCESS)

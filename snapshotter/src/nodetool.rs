@@ -141,6 +141,11 @@ impl NodeTool {
         }
     }
 
+    /// `nodetool refresh KS TABLE`: load SSTables placed in the live table directory (1.1 and later).
+    pub fn refresh(&self, keyspace: &str, table: &str) -> RemoteCommand {
+        self.command(&["refresh", keyspace, table])
+    }
+
     pub fn clear_snapshot(&self, tag: &str) -> RemoteCommand {
         self.command(&["clearsnapshot", "-t", tag])
     }

@@ -76,8 +76,55 @@ fn selection_check_script(
 /// Prints `key=value` lines about the node's login environment.
 const FACTS_SCRIPT: &str = r#"printf 'arch=%s\n' "$(uname -m)"; printf 'home=%s\n' "$HOME"; printf 'conf=%s\n' "${CASSANDRA_CONF:-}"; printf 'nodetool=%s\n' "$(command -v nodetool 2>/dev/null)"; for d in /etc/cassandra/conf /etc/cassandra; do if [ -f "$d/cassandra.yaml" ]; then printf 'etc_conf=%s\n' "$d"; break; fi; done"#;
 
+/// What [`inspect`] learnt about a node without asking Cassandra anything: enough to install node-push and
+/// to find the data, also on a node whose Cassandra is stopped (an in-place restore).
+#[derive(Debug, Clone)]
+pub struct NodeBasics {
+    pub arch: String,
+    pub home: String,
+    pub yaml_path: String,
+    /// cassandra.yaml as read from the node (for settings [`NodeFacts`] does not carry).
+    pub yaml_text: String,
+    pub data_dirs: Vec<String>,
+    pub incremental_backups: bool,
+    /// nodetool, resolved but not run.
+    pub nodetool: NodeTool,
+}
+
 /// Check one node; the error is one line starting with the host.
 pub async fn preflight(remote: &dyn Remote, input: &PreflightInput) -> Result<NodeFacts> {
+    let host = remote.host().to_string();
+    let basics = inspect(remote, input).await?;
+    let nodetool = basics.nodetool;
+    let out = remote.run(&nodetool.version(), None).await?;
+    if !out.success() {
+        let reason = explain_sudo_failure(&host, &out.stderr).unwrap_or_else(|| out.reason());
+        bail!(
+            "{host}: `{}` failed: {reason} (is Cassandra running? JMX credentials go in --nodetool-args)",
+            nodetool.version().shown()
+        );
+    }
+    let version = CassandraVersion::parse(&out.stdout).with_context(|| {
+        format!(
+            "{host}: cannot read the Cassandra version from `{}`: {}",
+            nodetool.version().shown(),
+            out.reason()
+        )
+    })?;
+    Ok(NodeFacts {
+        arch: basics.arch,
+        home: basics.home,
+        yaml_path: basics.yaml_path,
+        nodetool,
+        version,
+        data_dirs: basics.data_dirs,
+        incremental_backups: basics.incremental_backups,
+    })
+}
+
+/// Everything of [`preflight`] but nodetool: SSH, `uname -m`, sudo, cassandra.yaml, the data dirs and the
+/// asked-for keyspaces and table. The error is one line starting with the host.
+pub async fn inspect(remote: &dyn Remote, input: &PreflightInput) -> Result<NodeBasics> {
     let host = remote.host().to_string();
     let mut facts = read_facts(remote, FACTS_SCRIPT).await?;
     let needs_login_shell = (input.conf_path.is_none() && facts_value(&facts, "conf").is_none())
@@ -208,29 +255,14 @@ pub async fn preflight(remote: &dyn Remote, input: &PreflightInput) -> Result<No
         privilege: input.privilege,
         extra_args: input.nodetool_args.clone(),
     };
-    let out = remote.run(&nodetool.version(), None).await?;
-    if !out.success() {
-        let reason = explain_sudo_failure(&host, &out.stderr).unwrap_or_else(|| out.reason());
-        bail!(
-            "{host}: `{}` failed: {reason} (is Cassandra running? JMX credentials go in --nodetool-args)",
-            nodetool.version().shown()
-        );
-    }
-    let version = CassandraVersion::parse(&out.stdout).with_context(|| {
-        format!(
-            "{host}: cannot read the Cassandra version from `{}`: {}",
-            nodetool.version().shown(),
-            out.reason()
-        )
-    })?;
-    Ok(NodeFacts {
+    Ok(NodeBasics {
         arch,
         home,
         yaml_path,
-        nodetool,
-        version,
+        yaml_text: yaml.stdout,
         data_dirs,
         incremental_backups: settings.incremental_backups,
+        nodetool,
     })
 }
 

@@ -1,0 +1,172 @@
+//! `restore`: bring a backup back, byte for byte, where Cassandra can use it.
+//!
+//! 1. [`source`]: the backup (`--snapshot-name` or the newest complete one), its objects up to `--until`
+//!    (old-tool backups: every data object listed under it), planned with node-push's `plan_restore`.
+//! 2. The node modes (`stage`, `refresh`, `in-place`, see [`node`]) run node-push on every target host
+//!    (the source hosts through `--host-map`), at most `--connection-pool-size` at once; the local modes
+//!    (`local`, `sstableloader`, see [`local`]) download here with the same library.
+//! 3. One report per target and table; exit code 1 when any table failed, 130 when interrupted (Ctrl-C
+//!    closes node-push's stdin, which removes its unfinished `.part` files).
+
+mod agent;
+mod args;
+mod local;
+mod node;
+mod placement;
+mod report;
+mod ring;
+mod scripts;
+mod settings;
+mod source;
+mod sstable;
+mod tables;
+
+pub use args::{RestoreArgs, RESTORE_EXAMPLES};
+
+use crate::cli::GlobalArgs;
+use crate::output::Output;
+use crate::settings::OutputMode;
+use crate::ssh::{SshConnector, SshContext};
+use crate::stages::bounded;
+use crate::stages::install::NodePushBinary;
+use crate::store;
+use anyhow::Result;
+use node_push::layout;
+use node_push::restore::PlannedFile;
+use node_push::store::ObjectStore;
+use report::{RestoreReport, TargetReport};
+use settings::RestoreSettings;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Run `restore`.
+pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
+    let settings = Arc::new(RestoreSettings::resolve(global, args)?);
+    let output = Arc::new(Output::new(
+        settings.common.output,
+        settings.common.verbosity,
+    ));
+    let store = store::connect(&settings.common.s3).await?;
+    let selected = source::select(store.as_ref(), &settings, &output).await?;
+    let name = selected.manifest.name.clone();
+    let (targets, interrupted) = if settings.on_nodes() {
+        let files = source::plan_for_nodes(&selected, &settings)?;
+        on_nodes(&settings, store.as_ref(), &name, files, &output).await?
+    } else {
+        let files = match settings.mode {
+            args::ModeArg::Sstableloader => source::plan_loader(&selected, &settings)?,
+            _ => source::plan_local(&selected, &settings)?,
+        };
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let run = local::run(&settings, store.clone(), files, output.clone(), cancel_rx);
+        tokio::pin!(run);
+        let mut interrupted = false;
+        let report = loop {
+            tokio::select! {
+                report = &mut run => break report?,
+                _ = tokio::signal::ctrl_c(), if !interrupted => {
+                    output.error("interrupted: stopping the downloads");
+                    interrupted = true;
+                    let _ = cancel_tx.send(true);
+                }
+            }
+        };
+        (vec![report], interrupted)
+    };
+    let report = RestoreReport {
+        backup: name,
+        mode: settings.mode,
+        until: settings.until,
+        keyspace: settings.keyspace.clone(),
+        targets,
+        interrupted,
+    };
+    output.result(&report.table(), &serde_json::to_value(&report)?);
+    if interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    if report.failed() {
+        if output.mode() != OutputMode::Json {
+            eprintln!("restore of backup {} failed:", report.backup);
+            for line in report.failure_lines() {
+                eprintln!("  {line}");
+            }
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The node modes: every target host at once (bounded), until done or Ctrl-C.
+async fn on_nodes(
+    settings: &Arc<RestoreSettings>,
+    store: &dyn ObjectStore,
+    name: &str,
+    files: Vec<PlannedFile>,
+    output: &Arc<Output>,
+) -> Result<(Vec<TargetReport>, bool)> {
+    let binary = NodePushBinary::load(&settings.nodes.node_push_binary)?;
+    let ring = if settings.mode == args::ModeArg::InPlace {
+        let key = layout::ring_key(&settings.common.s3.base_path, name);
+        match store::get(store, &key).await {
+            Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Ok(None) => None,
+            Err(error) => {
+                output.warn(format!("{error:#}: tokens unknown"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut by_target: BTreeMap<String, Vec<PlannedFile>> = BTreeMap::new();
+    for file in files {
+        by_target
+            .entry(file.target_host.clone())
+            .or_default()
+            .push(file);
+    }
+    let targets: Vec<(String, Vec<PlannedFile>)> = by_target.into_iter().collect();
+    output.info(format!(
+        "== restore ({}) onto {}",
+        settings::mode_name(settings.mode),
+        targets
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let context = SshContext::new(settings.nodes.ssh.clone())?;
+    let connector = Arc::new(SshConnector::new(context));
+    let job = node::NodeRestore {
+        settings: settings.clone(),
+        output: output.clone(),
+        binary,
+        connector: connector.clone(),
+        backup_name: name.to_string(),
+        ring,
+    };
+    let work = bounded(&targets, settings.nodes.pool_size, |(target, files)| {
+        job.run(target, files)
+    });
+    let result = tokio::select! {
+        reports = work => Some(reports),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    if result.is_none() {
+        output.error(
+            "interrupted: node-push stopped on every host (it removes its unfinished files)",
+        );
+    }
+    use crate::remote::Connector as _;
+    connector.close_all().await;
+    Ok(match result {
+        Some(reports) => (reports, false),
+        None => (Vec::new(), true),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! `restore`'s raw flags: the old tool's (`--snapshot-name`, `--keyspace`, `--table`, `--hosts`,
+//! `--target-hosts`, `--local`, `--no-sstableloader`, `--restore-dir`, `--cassandra-bin-dir`) plus `--until`,
+//! `--host-map`, `--mode`, and the node-access flags `backup` has, for the modes that work on the nodes.
+
+use crate::secret::Secret;
+use clap::{Args, ValueEnum};
+use node_push::restore::HostMap;
+use std::path::PathBuf;
+
+/// Where the restored files go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeArg {
+    /// node-push on each target node downloads, verifies and decompresses into a staging dir inside the
+    /// data dir (`<data dir>/.restore-staging/<backup>/<source host>/<ks>/<table dir>/`).
+    Stage,
+    /// Stage, then move the SSTables into the live table dirs and run `nodetool refresh ks table`.
+    Refresh,
+    /// Stage, then move the SSTables into place on a node whose Cassandra is stopped; prints the node's
+    /// tokens for `initial_token`.
+    InPlace,
+    /// Download to this machine (`--restore-dir`), the old tool's layout `<ks>/<table>/<host>_<file>`.
+    Local,
+    /// Download to this machine and stream each table with `sstableloader -d <--target-hosts>`.
+    Sstableloader,
+}
+
+/// `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore: its name, or LATEST for the newest complete one.
+    #[arg(long, default_value = "LATEST", value_name = "NAME|LATEST")]
+    pub snapshot_name: String,
+    /// The keyspace to restore.
+    #[arg(long, required = true, value_name = "KS")]
+    pub keyspace: String,
+    /// Only these tables (comma list); all tables of the keyspace when absent.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
+    pub table: Vec<String>,
+    /// Hosts whose data to restore, as the backup names them (default: all of the backup's hosts).
+    #[arg(long, value_delimiter = ',', value_name = "HOST,...")]
+    pub hosts: Vec<String>,
+    /// Stream the downloaded tables with sstableloader to these nodes (the old tool's way; same as
+    /// --mode sstableloader).
+    #[arg(long, value_delimiter = ',', value_name = "HOST,...")]
+    pub target_hosts: Vec<String>,
+    /// Only download to --restore-dir (the old tool's flag; same as --mode local).
+    #[arg(long)]
+    pub local: bool,
+    /// Only download to --restore-dir, no sstableloader (the old tool's flag; same as --mode local).
+    #[arg(long)]
+    pub no_sstableloader: bool,
+    /// Where --mode local and sstableloader put the files on this machine.
+    #[arg(long, default_value = "/tmp/restore_cassandra/", value_name = "DIR")]
+    pub restore_dir: PathBuf,
+    /// Directory of Cassandra's tools: sstableloader on this machine, nodetool on the nodes.
+    #[arg(long, default_value = "/usr/bin", value_name = "DIR")]
+    pub cassandra_bin_dir: String,
+    /// Restore the snapshot plus only the incrementals uploaded up to this time: RFC 3339
+    /// (2024-01-31T12:00:00Z) or UTC YYYYMMDDhhmmss.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Restore a host's data onto another host: old=new,... (the other hosts keep their own data).
+    #[arg(long, value_name = "OLD=NEW,...")]
+    pub host_map: Option<HostMap>,
+    /// stage, refresh, in-place, local or sstableloader (see the long help).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<ModeArg>,
+
+    /// SSH user (overrides the ssh config).
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub user: Option<String>,
+    /// SSH password, for hosts without key authentication (prefer keys or an agent).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub password: Option<Secret>,
+    /// SSH private key file (overrides the ssh config).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub sshkey: Option<PathBuf>,
+    /// SSH port (overrides the ssh config).
+    #[arg(
+        long,
+        value_name = "PORT",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub sshport: Option<u16>,
+    /// An ssh config file to use instead of ~/.ssh/config (ssh -F).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub ssh_config: Option<PathBuf>,
+    /// Run node-push, nodetool and the file moves with `sudo -n` (`--use-sudo` or `--use-sudo=true`).
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true",
+          value_parser = parse_bool_word, value_name = "BOOL",
+          help_heading = "Node access (stage, refresh, in-place)")]
+    pub use_sudo: bool,
+    /// Directory holding cassandra.yaml on the nodes (default: $CASSANDRA_CONF, /etc/cassandra/conf/,
+    /// /etc/cassandra/).
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub cassandra_conf_path: Option<String>,
+    /// nodetool on the nodes (default: `nodetool` on PATH, else <cassandra-bin-dir>/nodetool).
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub nodetool_path: Option<String>,
+    /// Extra arguments for every nodetool call (JMX credentials); never shown in logs.
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub nodetool_args: Option<Secret>,
+    /// Where node-push goes on each node (default: ~/.cache/cassandra-snapshotter/node-push-<sha256>).
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub node_push_path: Option<String>,
+    /// The node-push binary to copy to the nodes (default: `node-push` next to this program).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub node_push_binary: Option<PathBuf>,
+    /// Target nodes worked on at the same time.
+    #[arg(
+        long,
+        default_value_t = 12,
+        value_name = "N",
+        help_heading = "Node access (stage, refresh, in-place)"
+    )]
+    pub connection_pool_size: usize,
+
+    /// Files downloaded at once (per node, or on this machine).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub download_concurrency: usize,
+    /// Bandwidth limit per node (or for this machine) in KiB/s; 0 = none.
+    #[arg(long, default_value_t = 0, value_name = "KIB")]
+    pub rate_limit: u64,
+    /// No progress output, only errors and the final result.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The old tool's boolean words, for `--use-sudo=true`.
+fn parse_bool_word(word: &str) -> Result<bool, String> {
+    match word.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(format!("{word:?} is not true or false")),
+    }
+}
+
+pub const RESTORE_EXAMPLES: &str = "Modes:
+  stage          node-push on each target node downloads, verifies (SHA-256, lzop checksums) and
+                 decompresses into <data dir>/.restore-staging/<backup>/<source host>/<ks>/<table dir>/
+  refresh        stage, then move the SSTables into the live table dirs (new generation numbers, so
+                 nothing live is overwritten) and run `nodetool refresh <ks> <table>`
+  in-place       Cassandra must be stopped on the node: stage, move into place, print the node's tokens
+                 (from the backup's ring) for initial_token; then start Cassandra
+  local          download to --restore-dir on this machine (<ks>/<table dir>/<host>_<file>)
+  sstableloader  download to --restore-dir/<host>/<ks>/<table dir>/ and run sstableloader per table
+A table with a missing or damaged object is not moved anywhere Cassandra loads from; the error names it.
+
+Examples:
+  # Bring back a truncated table on every node of the latest backup
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --keyspace=shop --table=orders --mode=refresh --ssh-config=./ssh_config
+  # Rebuild one node whose disk was lost (Cassandra stopped on it), as of a point in time
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --keyspace=shop --hosts=10.0.0.3 --mode=in-place --until=2024-01-31T12:00:00Z
+  # node1's data onto a new machine node9
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --keyspace=shop --hosts=node1 --host-map=node1=node9 --mode=in-place
+  # The old tool's ways
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --snapshot-name=20240131120000 --keyspace=shop --local --restore-dir=/tmp/r
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --keyspace=shop --target-hosts=10.0.0.1,10.0.0.2";

@@ -1,0 +1,458 @@
+//! The node modes on one target node: check it (Cassandra running for `refresh`, stopped for `in-place`),
+//! install node-push, restore into the staging area, and for `refresh`/`in-place` move each complete
+//! table into its live directory (all or nothing), then `nodetool refresh` or print the tokens.
+//!
+//! A table with any file that node-push could not restore (missing, corrupt, disk full) is never moved:
+//! its verified files stay in staging, where Cassandra does not look, and the error names the object.
+
+use super::agent;
+use super::args::ModeArg;
+use super::placement::{place, Renumber, StagedFile, REFRESH_GENERATION_MARGIN};
+use super::report::{TableReport, TableState, TargetReport, TokenReport};
+use super::scripts::{self, ProcessCheck};
+use super::settings::RestoreSettings;
+use super::tables::{self, TableGroup};
+use crate::output::Output;
+use crate::remote::{Connector, Remote};
+use crate::stages::install::{self, NodePushBinary};
+use crate::stages::preflight::{self, NodeBasics};
+use anyhow::{bail, Result};
+use node_push::cli::RestoreArgs as NodePushRestoreArgs;
+use node_push::message::{RestoreFailure, RestoreRequest};
+use node_push::restore::PlannedFile;
+use node_push::store::Destination;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What every node of a run shares.
+pub struct NodeRestore {
+    pub settings: Arc<RestoreSettings>,
+    pub output: Arc<Output>,
+    pub binary: NodePushBinary,
+    pub connector: Arc<dyn Connector>,
+    pub backup_name: String,
+    /// The backup's `ring` object, for in-place tokens.
+    pub ring: Option<String>,
+}
+
+impl NodeRestore {
+    /// Restore `files` (planned relative to `/`) onto `target`.
+    pub async fn run(&self, target: &str, files: &[PlannedFile]) -> TargetReport {
+        let mut report = TargetReport::new(target);
+        let mut groups = tables::group(files);
+        if let Err(error) = self.run_groups(target, &mut groups, &mut report).await {
+            let error = format!("{error:#}");
+            self.output.error(&error);
+            report.fail(error);
+        }
+        report.settle();
+        report
+    }
+
+    async fn run_groups(
+        &self,
+        target: &str,
+        groups: &mut [TableGroup],
+        report: &mut TargetReport,
+    ) -> Result<()> {
+        let s = &self.settings;
+        let privilege = s.nodes.preflight.privilege;
+        let remote = self.connector.connect(target).await?;
+        let remote = remote.as_ref();
+        let basics = preflight::inspect(remote, &s.nodes.preflight).await?;
+        self.check_cassandra_state(remote, &basics).await?;
+
+        // Where each table is, and where its files go.
+        let dirs = scripts::table_dirs(remote, privilege, &s.keyspace, &basics.data_dirs).await?;
+        let create_live = s.mode == ModeArg::InPlace;
+        let mut active: Vec<usize> = Vec::new();
+        for (index, group) in groups.iter_mut().enumerate() {
+            let backup_dirs: Vec<String> = group
+                .files
+                .iter()
+                .map(|f| f.backup_table_dir.clone())
+                .collect();
+            let backup_dirs: Vec<&str> = backup_dirs.iter().map(String::as_str).collect();
+            let live = tables::live_dir(&dirs, &group.table, &backup_dirs);
+            tables::place_group(
+                group,
+                &basics.data_dirs,
+                live,
+                &self.backup_name,
+                create_live,
+            );
+            if s.mode == ModeArg::Refresh && group.live_dir.is_none() {
+                report.tables.push(table_report(
+                    group,
+                    TableState::Failed,
+                    Some(format!(
+                        "no directory of table {}.{} in {} on {target}: create the table (schema) first",
+                        group.keyspace,
+                        group.table,
+                        basics.data_dirs.join(", ")
+                    )),
+                ));
+                continue;
+            }
+            active.push(index);
+        }
+        if active.is_empty() {
+            return Ok(());
+        }
+
+        let path = self
+            .binary
+            .remote_path(s.nodes.node_push_path.as_deref(), &basics.home);
+        install::install(remote, &self.binary, &path, &basics.arch).await?;
+        let request = RestoreRequest {
+            files: active
+                .iter()
+                .flat_map(|&i| groups[i].files.iter().map(|f| f.file.clone()))
+                .collect(),
+        };
+        let args = self.node_push_args(&basics);
+        let command = agent::command(privilege, &path, &args);
+        let input = s.common.s3.credentials.node_input();
+        let run = agent::run(remote, &command, &input, &request, &self.output).await?;
+        if let Some(summary) = &run.summary {
+            report.files_restored = summary.files_done;
+            report.files_failed = summary.files_failed;
+            report.bytes_written = summary.bytes_written;
+        }
+        let broken = run.broken(target);
+        let done: BTreeSet<PathBuf> = run.done.iter().cloned().collect();
+        let failures: BTreeMap<PathBuf, &agent::FailedFile> =
+            run.failed.iter().map(|f| (f.target.clone(), f)).collect();
+
+        let mut complete: Vec<usize> = Vec::new();
+        for &index in &active {
+            let group = &groups[index];
+            let missing: Vec<&tables::TableFile> = group
+                .files
+                .iter()
+                .filter(|f| !done.contains(&f.file.target))
+                .collect();
+            if missing.is_empty() {
+                complete.push(index);
+                continue;
+            }
+            let failed: Vec<&agent::FailedFile> = missing
+                .iter()
+                .filter_map(|f| failures.get(&f.file.target).copied())
+                .collect();
+            let first = failed
+                .iter()
+                .find(|f| f.failure != RestoreFailure::TableFailed)
+                .or(failed.first());
+            let reason = match (first, &broken) {
+                (Some(f), _) => f.error.clone(),
+                (None, Some(broken)) => broken.clone(),
+                (None, None) => format!("{} file(s) were not restored", missing.len()),
+            };
+            let where_ = if s.mode == ModeArg::Stage {
+                String::new()
+            } else {
+                "; nothing of it was moved into the live table (verified files stay in staging)"
+                    .to_string()
+            };
+            report.tables.push(table_report(
+                group,
+                TableState::Failed,
+                Some(format!("{reason}{where_}")),
+            ));
+        }
+        if let Some(broken) = broken {
+            report.fail(broken);
+        }
+
+        if s.mode == ModeArg::Stage {
+            for &index in &complete {
+                report
+                    .tables
+                    .push(table_report(&groups[index], TableState::Staged, None));
+            }
+            return Ok(());
+        }
+        let moved = self
+            .move_tables(remote, &basics, groups, &complete, report)
+            .await?;
+        let staged_tables: Vec<String> = moved
+            .iter()
+            .flat_map(|&i| groups[i].staged_dirs())
+            .collect();
+        let roots: BTreeSet<String> = active
+            .iter()
+            .map(|&i| groups[i].staging_root.clone())
+            .collect();
+        let roots: Vec<String> = roots.into_iter().collect();
+        if let Err(error) = scripts::clean_staging(remote, privilege, &staged_tables, &roots).await
+        {
+            self.output.warn(format!("{error:#}"));
+        }
+        if s.mode == ModeArg::InPlace {
+            let sources: BTreeSet<String> = active
+                .iter()
+                .flat_map(|&i| groups[i].source_hosts())
+                .collect();
+            report.tokens = self.tokens(target, &basics, &sources).await;
+            for token in &report.tokens {
+                self.output.info(format!(
+                    "{target}: tokens of {} ({}): initial_token: {}",
+                    token.source_host,
+                    token.address.as_deref().unwrap_or("address unknown"),
+                    token.tokens.join(",")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `refresh` needs Cassandra up; `in-place` needs it down (nodetool silent, and no CassandraDaemon
+    /// process holding the node's files).
+    async fn check_cassandra_state(&self, remote: &dyn Remote, basics: &NodeBasics) -> Result<()> {
+        let host = remote.host();
+        let version = basics.nodetool.version();
+        match self.settings.mode {
+            ModeArg::Refresh => {
+                let out = remote.run(&version, None).await?;
+                if !out.success() {
+                    bail!(
+                        "{host}: --mode refresh needs Cassandra running, but `{}` failed: {} \
+                         (for a stopped node use --mode in-place)",
+                        version.shown(),
+                        out.reason()
+                    );
+                }
+            }
+            ModeArg::InPlace => {
+                let out = remote.run(&version, None).await?;
+                if out.success() {
+                    bail!(
+                        "{host}: Cassandra is running (`{}` answers): stop it before an in-place restore, \
+                         or use --mode refresh",
+                        version.shown()
+                    );
+                }
+                let mut dirs = basics.data_dirs.clone();
+                if let Some(commitlog) =
+                    scripts::yaml_scalar(&basics.yaml_text, "commitlog_directory")
+                {
+                    dirs.push(commitlog);
+                }
+                let privilege = self.settings.nodes.preflight.privilege;
+                match scripts::cassandra_processes(remote, privilege, &basics.yaml_path, &dirs).await? {
+                    ProcessCheck::NoneFound => {}
+                    ProcessCheck::InUse { pid, what } => bail!(
+                        "{host}: Cassandra (process {pid}) is still running with {what}: stop it before an \
+                         in-place restore"
+                    ),
+                    ProcessCheck::Unknown { pid } => bail!(
+                        "{host}: cannot tell whether Cassandra process {pid} uses this node's files (its open \
+                         files are not readable): run with --use-sudo"
+                    ),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn node_push_args(&self, basics: &NodeBasics) -> NodePushRestoreArgs {
+        let s3 = &self.settings.common.s3;
+        let mut args = NodePushRestoreArgs::plan_stdin(Destination::S3 {
+            bucket: s3.bucket.clone(),
+            prefix: s3.base_path.clone(),
+        });
+        args.endpoint = s3.endpoint.clone();
+        args.region = s3.region.clone();
+        args.credentials_stdin = true;
+        args.owner_of = basics.data_dirs.first().map(PathBuf::from);
+        args.concurrency = self.settings.concurrency;
+        args.rate_limit = self.settings.rate_limit;
+        args
+    }
+
+    /// Moves each complete table into its live dir (and refreshes it); returns the groups moved.
+    async fn move_tables(
+        &self,
+        remote: &dyn Remote,
+        basics: &NodeBasics,
+        groups: &[TableGroup],
+        complete: &[usize],
+        report: &mut TargetReport,
+    ) -> Result<Vec<usize>> {
+        let s = &self.settings;
+        let privilege = s.nodes.preflight.privilege;
+        let live_dirs: Vec<String> = complete
+            .iter()
+            .filter_map(|&i| groups[i].live_dir.clone())
+            .collect();
+        let listing = scripts::list_files(remote, privilege, &live_dirs).await?;
+        let renumber = match s.mode {
+            ModeArg::Refresh => Renumber::Always {
+                margin: REFRESH_GENERATION_MARGIN,
+            },
+            _ => Renumber::OnCollision,
+        };
+        let mut moved = Vec::new();
+        for &index in complete {
+            let group = &groups[index];
+            let live_dir = group
+                .live_dir
+                .clone()
+                .expect("complete groups have a live dir");
+            let live_files: Vec<String> = listing
+                .iter()
+                .filter(|(dir, _)| *dir == live_dir)
+                .map(|(_, file)| file.clone())
+                .collect();
+            let staged: Vec<StagedFile> = group
+                .files
+                .iter()
+                .map(|f| StagedFile {
+                    source_host: f.source_host.clone(),
+                    path: f.file.target.display().to_string(),
+                    relative: f.relative.clone(),
+                })
+                .collect();
+            let placement = place(&live_dir, &live_files, &staged, renumber);
+            for path in &placement.not_sstables {
+                self.output.verbose(format!(
+                    "{}: not an SSTable, left out: {path}",
+                    remote.host()
+                ));
+            }
+            let new_dirs = dirs_to_create(&group.data_dir, &live_dir, &placement.moves);
+            let moves: Vec<(String, String)> = placement
+                .moves
+                .iter()
+                .map(|m| (m.from.clone(), m.to.clone()))
+                .collect();
+            let mut table = table_report(group, TableState::Moved, None);
+            table.renumbered = placement.renumbered;
+            match scripts::move_files(remote, privilege, &group.data_dir, &new_dirs, &moves).await {
+                Ok(count) => {
+                    self.output.info(format!(
+                        "{}: {}.{}: {count} files moved into {live_dir}",
+                        remote.host(),
+                        group.keyspace,
+                        group.table
+                    ));
+                    moved.push(index);
+                }
+                Err(error) => {
+                    table.state = TableState::Failed;
+                    table.error = Some(format!("{error:#}"));
+                    report.tables.push(table);
+                    continue;
+                }
+            }
+            if s.mode == ModeArg::Refresh {
+                let refresh = basics.nodetool.refresh(&group.keyspace, &group.table);
+                let out = remote.run(&refresh, None).await?;
+                if out.success() {
+                    table.state = TableState::Refreshed;
+                } else {
+                    table.state = TableState::Failed;
+                    table.error = Some(format!(
+                        "the files are in {live_dir} but `{}` failed: {} (run it again, or restart Cassandra)",
+                        refresh.shown(),
+                        out.reason()
+                    ));
+                }
+            }
+            report.tables.push(table);
+        }
+        Ok(moved)
+    }
+
+    /// The tokens each source host had in the backup's ring.
+    async fn tokens(
+        &self,
+        target: &str,
+        basics: &NodeBasics,
+        sources: &BTreeSet<String>,
+    ) -> Vec<TokenReport> {
+        let Some(ring) = &self.ring else {
+            self.output.warn(format!(
+                "{target}: the backup has no ring object: tokens unknown"
+            ));
+            return Vec::new();
+        };
+        let by_address = super::ring::tokens_by_address(ring);
+        let mut reports = Vec::new();
+        for source in sources {
+            let mut candidates = super::ring::addresses_of(source, &self.settings.nodes.ssh).await;
+            if source == target {
+                if let Some(listen) = scripts::yaml_scalar(&basics.yaml_text, "listen_address")
+                    .and_then(|a| a.parse().ok())
+                {
+                    candidates.insert(0, listen);
+                }
+            }
+            let found = candidates
+                .iter()
+                .find_map(|address| by_address.get(address).map(|t| (address, t)));
+            match found {
+                Some((address, tokens)) => reports.push(TokenReport {
+                    source_host: source.clone(),
+                    address: Some(address.to_string()),
+                    tokens: tokens.clone(),
+                }),
+                None => {
+                    self.output.warn(format!(
+                        "{target}: cannot tell which address of the backup's ring is {source} (ring: {})",
+                        by_address
+                            .keys()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                    reports.push(TokenReport {
+                        source_host: source.clone(),
+                        address: None,
+                        tokens: Vec::new(),
+                    });
+                }
+            }
+        }
+        reports
+    }
+}
+
+fn table_report(group: &TableGroup, state: TableState, error: Option<String>) -> TableReport {
+    TableReport {
+        keyspace: group.keyspace.clone(),
+        table: group.table.clone(),
+        source_hosts: group.source_hosts(),
+        state,
+        files: group.files.len(),
+        staged_in: group.staged_dirs(),
+        live_dir: group.live_dir.clone(),
+        renumbered: 0,
+        error,
+    }
+}
+
+/// The directories that may not exist yet, parents first: the keyspace dir, the table dir, and index
+/// subdirs of the moves' targets.
+fn dirs_to_create(data_dir: &str, live_dir: &str, moves: &[super::placement::Move]) -> Vec<String> {
+    let mut dirs = Vec::new();
+    if let Some(keyspace_dir) = live_dir.rsplit_once('/').map(|(parent, _)| parent) {
+        if keyspace_dir.len() > data_dir.trim_end_matches('/').len() {
+            dirs.push(keyspace_dir.to_string());
+        }
+    }
+    dirs.push(live_dir.to_string());
+    let mut subdirs: BTreeSet<String> = BTreeSet::new();
+    for m in moves {
+        if let Some((parent, _)) = m.to.rsplit_once('/') {
+            if parent != live_dir {
+                subdirs.insert(parent.to_string());
+            }
+        }
+    }
+    dirs.extend(subdirs);
+    dirs
+}

@@ -1,0 +1,201 @@
+//! Which backup, which of its objects, and where each goes: the backup named by `--snapshot-name` (or the
+//! newest complete one), its objects up to `--until` (or, for a backup the old tool wrote, every data
+//! object listed under it), planned per source host with node-push's [`plan_restore`].
+
+use super::settings::RestoreSettings;
+use crate::output::Output;
+use anyhow::{bail, Context, Result};
+use node_push::manifest::{Manifest, ObjectEntry};
+use node_push::restore::{
+    backup_objects, find_backup, plan_restore, PlannedFile, RestoreMode, RestoreOptions,
+};
+use node_push::store::ObjectStore;
+use std::path::{Path, PathBuf};
+
+/// The backup being restored and the objects that take part.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub manifest: Manifest,
+    /// Every object of the backup up to `--until`, before the keyspace/table/host filters.
+    pub objects: Vec<ObjectEntry>,
+}
+
+/// Find the backup and its objects; errors name the backup, the base path and the flag.
+pub async fn select(
+    store: &dyn ObjectStore,
+    settings: &RestoreSettings,
+    output: &Output,
+) -> Result<Selected> {
+    let base = &settings.common.s3.base_path;
+    let manifest = find_backup(
+        store,
+        base,
+        &settings.backup,
+        settings.hosts.first().map(String::as_str),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "--snapshot-name {} in {}",
+            settings.backup,
+            store.describe()
+        )
+    })?;
+    for host in &settings.hosts {
+        if !manifest.hosts.contains(host) {
+            bail!(
+                "host {host} (--hosts) is not in backup {} (its hosts: {})",
+                manifest.name,
+                manifest.hosts.join(",")
+            );
+        }
+    }
+    if let Some(until) = settings.until {
+        if let Some(first) = manifest.batches.first() {
+            if first.completed_at > until {
+                bail!(
+                    "--until {until} is before backup {}'s snapshot was complete ({}): nothing to restore",
+                    manifest.name,
+                    first.completed_at
+                );
+            }
+        }
+    }
+    let objects = backup_objects(store, base, &manifest, settings.until)
+        .await
+        .with_context(|| format!("backup {} in {}", manifest.name, store.describe()))?;
+    let batches = match settings.until {
+        Some(until) => manifest
+            .batches
+            .iter()
+            .filter(|b| b.completed_at <= until)
+            .count(),
+        None => manifest.batches.len(),
+    };
+    if manifest.is_legacy() {
+        output.info(format!(
+            "backup {} (written by the old tool): {} objects found by listing",
+            manifest.name,
+            objects.len()
+        ));
+    } else {
+        output.info(format!(
+            "backup {}: snapshot + {} incremental(s){}, {} objects",
+            manifest.name,
+            batches.saturating_sub(1),
+            settings
+                .until
+                .map(|t| format!(" up to {t}"))
+                .unwrap_or_default(),
+            objects.len()
+        ));
+    }
+    Ok(Selected { manifest, objects })
+}
+
+fn options(settings: &RestoreSettings, mode: RestoreMode, hosts: Vec<String>) -> RestoreOptions {
+    RestoreOptions {
+        mode,
+        keyspace: Some(settings.keyspace.clone()),
+        tables: settings.tables.clone(),
+        hosts,
+        host_map: settings.host_map.clone(),
+    }
+}
+
+/// The source hosts that take part: `--hosts`, else every host the objects name.
+fn source_hosts(selected: &Selected, settings: &RestoreSettings) -> Vec<String> {
+    if !settings.hosts.is_empty() {
+        return settings.hosts.clone();
+    }
+    let mut hosts: Vec<String> = selected.manifest.hosts.clone();
+    for entry in &selected.objects {
+        if !hosts.contains(&entry.host) {
+            hosts.push(entry.host.clone());
+        }
+    }
+    hosts
+}
+
+/// Files for the node modes: each source host planned on its own with Cassandra's names, targets
+/// relative to `/` (`/<ks>/<table dir>/<file>`); the node runner puts them under its staging root.
+pub fn plan_for_nodes(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
+    let mut files = Vec::new();
+    for host in source_hosts(selected, settings) {
+        let mode = RestoreMode::Stage {
+            staging_root: PathBuf::from("/"),
+        };
+        let plan = plan_restore(&selected.objects, &options(settings, mode, vec![host]))?;
+        files.extend(plan.files);
+    }
+    nothing_planned(&files, selected, settings)?;
+    Ok(files)
+}
+
+/// Files for `--mode local`: the old tool's layout under `--restore-dir`.
+pub fn plan_local(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
+    let mode = RestoreMode::Flat {
+        restore_dir: settings.restore_dir.clone(),
+    };
+    let hosts = settings.hosts.clone();
+    let plan = plan_restore(&selected.objects, &options(settings, mode, hosts))?;
+    nothing_planned(&plan.files, selected, settings)?;
+    Ok(plan.files)
+}
+
+/// Files for `--mode sstableloader`: `<restore dir>/<host>/<ks>/<table dir>/<file>`, Cassandra's names, as
+/// sstableloader wants them (one directory per table, per source host since their names collide).
+pub fn plan_loader(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
+    let mut files = Vec::new();
+    for host in source_hosts(selected, settings) {
+        let root = settings
+            .restore_dir
+            .join(settings.host_map.target(&host).replace('/', "_"));
+        let mode = RestoreMode::Stage { staging_root: root };
+        let plan = plan_restore(&selected.objects, &options(settings, mode, vec![host]))?;
+        files.extend(plan.files);
+    }
+    nothing_planned(&files, selected, settings)?;
+    Ok(files)
+}
+
+fn nothing_planned(
+    files: &[PlannedFile],
+    selected: &Selected,
+    settings: &RestoreSettings,
+) -> Result<()> {
+    if !files.is_empty() {
+        return Ok(());
+    }
+    let tables = if settings.tables.is_empty() {
+        String::new()
+    } else {
+        format!(" table {}", settings.tables.join(","))
+    };
+    let hosts = if settings.hosts.is_empty() {
+        String::new()
+    } else {
+        format!(" of host {}", settings.hosts.join(","))
+    };
+    bail!(
+        "backup {} has no files of keyspace {}{tables}{hosts}",
+        selected.manifest.name,
+        settings.keyspace
+    )
+}
+
+/// `(keyspace, table dir, path inside the table dir)` of a planned target under `root`
+/// (`<root>/<ks>/<table dir>/[.<index>/]<file>`).
+pub fn split_target(root: &Path, target: &Path) -> Option<(String, String, String)> {
+    let relative = target.strip_prefix(root).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.as_slice() {
+        [ks, table_dir, rest @ ..] if !rest.is_empty() => {
+            Some((ks.clone(), table_dir.clone(), rest.join("/")))
+        }
+        _ => None,
+    }
+}
