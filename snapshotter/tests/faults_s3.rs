@@ -11,9 +11,7 @@
 mod faults;
 
 use anyhow::{ensure, Result};
-use faults::{
-    credentials_line, upload_args, write_random, BinaryCopy, DirectStore, NodePushRun,
-};
+use faults::{credentials_line, upload_args, write_random, BinaryCopy, DirectStore, NodePushRun};
 use node_push::message::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -138,7 +136,11 @@ fn transient_faults_on_every_kind_of_request_are_retried_and_every_object_verifi
         // is fatal); the second is its survey of what is already stored.
         (
             "500 on the listing",
-            proxy.add(Rule::new(Fault::INTERNAL_ERROR).on(Operation::List).after(1)),
+            proxy.add(
+                Rule::new(Fault::INTERNAL_ERROR)
+                    .on(Operation::List)
+                    .after(1),
+            ),
             1,
         ),
     ];
@@ -176,7 +178,11 @@ fn transient_faults_on_every_kind_of_request_are_retried_and_every_object_verifi
         "big-a went up in three parts: {}",
         uploaded["big-a.db"].etag
     );
-    assert_eq!(direct.open_uploads("transient/")?, 0, "a multipart upload was left open");
+    assert_eq!(
+        direct.open_uploads("transient/")?,
+        0,
+        "a multipart upload was left open"
+    );
     assert_eq!(direct.objects("transient/")?.len(), sources.len());
     Ok(())
 }
@@ -231,7 +237,11 @@ fn a_part_that_always_fails_fails_its_file_by_name_and_leaves_no_upload_open() -
     let stored = direct.objects("persistent/")?;
     assert!(!stored.contains_key("persistent/big-b.db.lzo"));
     assert_eq!(stored.len(), sources.len() - 1);
-    assert_eq!(direct.open_uploads("persistent/")?, 0, "the failed upload was not aborted");
+    assert_eq!(
+        direct.open_uploads("persistent/")?,
+        0,
+        "the failed upload was not aborted"
+    );
     Ok(())
 }
 
@@ -311,5 +321,145 @@ fn stalled_answers_time_out_and_are_retried() -> Result<()> {
         }
     }
     assert_eq!(direct.open_uploads("stalled/")?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_dead_store_ends_the_run_quickly_and_the_next_run_resends_nothing_already_stored() -> Result<()>
+{
+    use node_push::message::Message;
+    let mut weed = SeaweedFs::start()?;
+    weed.create_bucket(BUCKET)?;
+    let node_push = BinaryCopy::of("node-push")?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    // Uploaded one at a time in name order: the a- files, then the big one (killed), then the z- files.
+    let mut names = Vec::new();
+    for i in 1..=6 {
+        names.push((format!("a-{i:02}.db"), 300_000, i));
+        names.push((format!("z-{i:02}.db"), 200_000, 100 + i));
+    }
+    names.push(("m-big.db".to_string(), 12 << 20, 50));
+    for (name, len, seed) in &names {
+        write_random(&dir.join(name), *len, *seed)?;
+    }
+    let args = |endpoint: &str, extra: &[&str]| {
+        let mut all = vec!["--part-size-mib", "5", "--concurrency", "1"];
+        all.extend_from_slice(extra);
+        upload_args(dir, BUCKET, "resume", endpoint, &all)
+    };
+
+    // Run 1, slowed down; the store dies while the big file is on its way.
+    let mut first = NodePushRun::start(
+        &node_push.path,
+        &args(&weed.endpoint, &["--rate-limit", "1500"]),
+        &credentials_line(&weed),
+        &[FAST_RETRIES],
+    )?;
+    first.wait_for(
+        Duration::from_secs(60),
+        |m| matches!(m, Message::FileStarted { path, .. } if path.ends_with("m-big.db")),
+    )?;
+    std::thread::sleep(Duration::from_secs(1));
+    weed.kill();
+    let killed_at = std::time::Instant::now();
+    let first = first.finish(RUN_LIMIT)?;
+    let stopped_after = killed_at.elapsed();
+    eprintln!(
+        "run 1 ended {stopped_after:?} after the store died:\n{}",
+        first.stderr
+    );
+    assert_eq!(first.code, Some(1));
+    assert!(
+        stopped_after < Duration::from_secs(60),
+        "a dead store must end the run quickly, not after every file's retries: {stopped_after:?}"
+    );
+    let failed = first.failed();
+    assert!(failed.contains_key("m-big.db"), "{failed:?}");
+    assert!(
+        failed
+            .values()
+            .any(|e| e.contains("not tried: the store failed for 4 files in a row")),
+        "{failed:?}"
+    );
+    let done_before: Vec<String> = first.uploaded().into_keys().collect();
+    assert_eq!(
+        done_before,
+        (1..=6).map(|i| format!("a-{i:02}.db")).collect::<Vec<_>>()
+    );
+
+    weed.restart()?;
+    let direct = DirectStore::connect(&weed, BUCKET)?;
+    let stored_before = direct.objects("resume/")?;
+    assert_eq!(stored_before.len(), 6, "{stored_before:?}");
+    assert_eq!(
+        direct.open_uploads("resume/")?,
+        1,
+        "the dead store could not be told to abort the big file's upload"
+    );
+    // One stored file changes before the next run: its object no longer matches and must go up again.
+    write_random(&dir.join("a-03.db"), 300_000, 999)?;
+
+    let proxy = FaultProxy::start(&weed.endpoint)?;
+    let second = NodePushRun::start(
+        &node_push.path,
+        &args(&proxy.endpoint, &[]),
+        &credentials_line(&weed),
+        &[FAST_RETRIES],
+    )?
+    .finish(RUN_LIMIT)?;
+    eprintln!("run 2:\n{}", second.stderr);
+    ensure!(
+        second.code == Some(0),
+        "the resumed run failed: {}",
+        second.stderr
+    );
+    let skipped = second.already_stored();
+    let expected_skipped: Vec<String> = [1, 2, 4, 5, 6]
+        .iter()
+        .map(|i| format!("a-{i:02}.db"))
+        .collect();
+    assert_eq!(
+        skipped.keys().cloned().collect::<Vec<_>>(),
+        expected_skipped
+    );
+    let mut not_resent = 0;
+    for (name, entry) in &skipped {
+        let before = &stored_before[&entry.key];
+        assert_eq!(
+            (entry.etag.as_str(), entry.compressed_size),
+            (before.etag.as_str(), before.size)
+        );
+        direct.check_restores_to(entry, &fs_err::read(dir.join(name))?)?;
+        not_resent += entry.size;
+    }
+    let summary = second.summary();
+    assert_eq!(summary.bytes_not_resent, not_resent);
+    assert_eq!(summary.bytes_not_resent, 5 * 300_000);
+    assert_eq!(
+        (
+            summary.files_done,
+            summary.files_skipped,
+            summary.files_failed
+        ),
+        (8, 5, 0)
+    );
+    let uploaded = second.uploaded();
+    assert!(uploaded.contains_key("a-03.db") && uploaded.contains_key("m-big.db"));
+    for (name, entry) in &uploaded {
+        direct.check_restores_to(entry, &fs_err::read(dir.join(name))?)?;
+    }
+    // Nothing already stored was sent again; the big file's leftover upload was aborted.
+    let skipped_keys: Vec<&str> = skipped.values().map(|e| e.key.as_str()).collect();
+    let requests = proxy.requests();
+    let resent: Vec<_> = requests
+        .iter()
+        .filter(|r| r.operation.writes_data() && skipped_keys.contains(&r.key.as_str()))
+        .collect();
+    assert!(resent.is_empty(), "sent again: {resent:?}");
+    assert!(requests
+        .iter()
+        .any(|r| r.operation == Operation::AbortMultipart && r.key.ends_with("m-big.db.lzo")));
+    assert_eq!(direct.open_uploads("resume/")?, 0);
     Ok(())
 }

@@ -2,8 +2,6 @@
 //! direct S3 view of SeaweedFS (never through the fault proxy) to check what was stored, and test files.
 #![allow(dead_code)] // each test binary uses a different subset
 
-
-
 use anyhow::{bail, Context, Result};
 use node_push::lzop::LzopDecoder;
 use node_push::manifest::ObjectEntry;
@@ -251,7 +249,10 @@ impl NodePushRun {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(message) => {
                     let last = matches!(message, Message::Summary(_) | Message::Fatal { .. });
                     self.seen.push(message);
@@ -329,9 +330,7 @@ impl NodePushOutcome {
         self.messages
             .iter()
             .filter_map(|m| match m {
-                Message::FileFailed { path, error, .. } => {
-                    Some((file_name(path), error.clone()))
-                }
+                Message::FileFailed { path, error, .. } => Some((file_name(path), error.clone())),
                 _ => None,
             })
             .collect()
