@@ -141,7 +141,7 @@ fn list_takes_bucket_and_base_path_from_the_config_file() -> Result<()> {
     // The file alone names bucket, base path and endpoint.
     assert_eq!(
         listed(&home.run(&["list", "--json"], &aws)?)?,
-        [ours.clone()]
+        [ours.as_str()]
     );
 
     // The environment overrides the file; a flag overrides both.
@@ -152,11 +152,11 @@ fn list_takes_bucket_and_base_path_from_the_config_file() -> Result<()> {
     ));
     assert_eq!(
         listed(&home.run(&["list", "--json"], &env)?)?,
-        [theirs.clone()]
+        [theirs.as_str()]
     );
     assert_eq!(
         listed(&home.run(&["--s3-base-path=cluster-a", "list", "--json"], &env)?)?,
-        [ours.clone()]
+        [ours.as_str()]
     );
 
     // --config names another file, which replaces the default one.
@@ -171,7 +171,7 @@ fn list_takes_bucket_and_base_path_from_the_config_file() -> Result<()> {
     let other = other.to_str().unwrap();
     assert_eq!(
         listed(&home.run(&["list", "--json", "--config", other], &aws)?)?,
-        [theirs.clone()]
+        [theirs.as_str()]
     );
 
     // Without the file, the required flags are missing again.

@@ -40,7 +40,7 @@ environment or an AWS profile.";
 
 /// What the ENVIRONMENT section of the man page says.
 pub const ENVIRONMENT_HELP: &str = "Every long flag --some-flag can be given as \
-CASSANDRA_SNAPSHOTTER_SOME_FLAG (lists comma-separated, booleans true or false), except the --aws-* \
+CASSANDRA_SNAPSHOTTER_SOME_FLAG (lists comma-separated; switches true/false, 1/0, yes/no, on/off), except the --aws-* \
 flags, which use AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_PROFILE. A flag \
 overrides its variable, which overrides the config file, which overrides the built-in default.";
 

@@ -73,7 +73,13 @@ fn add_env(arg: Arg) -> Arg {
     };
     // Hidden from --help, where ~40 `[env: ...]` lines would bury the flags; the man page lists them.
     let secret = is_secret(&arg);
-    arg.env(name).hide_env(true).hide_env_values(secret)
+    let arg = arg.env(name).hide_env(true).hide_env_values(secret);
+    if shape(&arg) == Shape::Switch {
+        // Variables are set by hand and by scripts: `1`, `yes` and `on` mean what they say there.
+        arg.value_parser(clap::builder::BoolishValueParser::new())
+    } else {
+        arg
+    }
 }
 
 /// Give every flag of `cmd` and its subcommands its environment variable.

@@ -159,11 +159,15 @@ fn switches_lists_and_sections() {
     assert_eq!(settings.privilege, crate::nodetool::Privilege::Sudo);
     assert_eq!(settings.ssh.user.as_deref(), Some("cassandra"));
     // The flags still win, a switch can be turned off through its variable.
-    let _env = ProcessEnv::set(&[("CASSANDRA_SNAPSHOTTER_JSON", "false")]);
+    let _env = ProcessEnv::set(&[
+        ("CASSANDRA_SNAPSHOTTER_JSON", "0"),
+        ("CASSANDRA_SNAPSHOTTER_VERBOSE", "yes"),
+    ]);
     let cli = home
         .parse(&[], &["backup", "--hosts=c", "--use-sudo=false"])
         .unwrap();
     assert!(!cli.global.json);
+    assert!(cli.global.verbose);
     let settings = backup_settings(&cli);
     assert_eq!(settings.hosts, ["c"]);
     assert_eq!(settings.privilege, crate::nodetool::Privilege::LoginUser);

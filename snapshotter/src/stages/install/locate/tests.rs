@@ -132,3 +132,18 @@ fn node_push_binary_overrides_everything() {
         .to_string();
     assert!(error.contains("--node-push-binary"), "{error}");
 }
+
+/// Only in a build with `--features embed-node-push` (`NODE_PUSH_EMBED_DIR` set): the builds really are
+/// in the program, each under the architecture its ELF header names.
+#[cfg(feature = "embed-node-push")]
+#[test]
+fn the_embedded_builds_are_in_this_program() {
+    assert!(!BUILDS.is_empty());
+    let empty = tempfile::tempdir().unwrap();
+    let catalog = NodePushCatalog::by_arch(Some(empty.path().to_path_buf()), BUILDS);
+    for build in BUILDS {
+        let binary = catalog.for_node("n", build.arch).unwrap();
+        assert_eq!(binary.arch, Some(build.arch));
+        assert_eq!(binary.bytes.len(), build.bytes.len());
+    }
+}
