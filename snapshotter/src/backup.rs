@@ -4,13 +4,15 @@
 //! - a snapshot backup gets its manifest only when every host uploaded everything; an incremental's
 //!   batch lists exactly the objects that were verified (their files may already be gone from the node);
 //! - `nodetool clearsnapshot` runs on every host once a snapshot was requested, whatever happened,
-//!   Ctrl-C and SIGTERM included.
+//!   Ctrl-C and SIGTERM included;
+//! - before a snapshot is taken, the backup's run record (its manifest without objects) is written to the
+//!   manifest's staging key, so that the next run can resume a backup this one fails to complete.
 
 mod cleanup;
 mod metadata;
 mod plan;
 
-pub use plan::{choose_plan, Plan};
+pub use plan::{choose_plan, Plan, Start};
 
 use crate::output::{Output, Stage};
 use crate::remote::{Connector, Remote};
@@ -210,12 +212,24 @@ impl BackupJob {
         // Snapshot (or flush for an incremental) on all hosts at once.
         let table = s.table.as_deref();
         let stage = match plan {
-            Plan::Snapshot { name } => {
+            Plan::Snapshot { name, start } => {
                 self.output
                     .stage(Stage::Snapshot, format!("nodetool snapshot -t {name}"));
+                // The run record goes first: should this run fail, the next one finds the backup by it.
+                if let Err(error) = self.write_run_record(plan).await {
+                    let error = format!("{error:#} (nothing was changed on the nodes)");
+                    self.output.error(&error);
+                    state.lock().expect("not poisoned").errors.push(error);
+                    return;
+                }
                 state.lock().expect("not poisoned").snapshot_requested = true;
-                let taken = bounded(&nodes, nodes.len(), |node| {
+                let taken = bounded(&nodes, nodes.len(), |node| async move {
+                    if *start == Start::Resume {
+                        // The failed run may not have cleared its snapshot (a host it lost): start clean.
+                        snapshot::clear(node.remote.as_ref(), &node.facts.nodetool, name).await?;
+                    }
                     snapshot::take(node.remote.as_ref(), &node.facts, name, &s.keyspaces, table)
+                        .await
                 })
                 .await;
                 (Stage::Snapshot, taken)
@@ -286,15 +300,25 @@ impl BackupJob {
                 if let Some(summary) = &result.summary {
                     report.bytes_read = summary.bytes_read;
                     report.bytes_stored = summary.bytes_stored;
+                    report.bytes_not_resent = summary.bytes_not_resent;
                 }
             }
             if let Some(failure) = result.failure(host) {
                 self.fail(state, node.index, Stage::Upload, failure);
             } else {
+                let not_resent = result.summary.as_ref().map_or(0, |s| s.bytes_not_resent);
                 self.output.info(format!(
-                    "{host}: {} uploaded, {} already stored{}",
+                    "{host}: {} uploaded, {} already stored{}{}",
                     result.uploaded,
                     result.already_stored,
+                    if not_resent > 0 {
+                        format!(
+                            " ({} not sent again)",
+                            crate::output::human_bytes(not_resent)
+                        )
+                    } else {
+                        String::new()
+                    },
                     if result.deleted > 0 {
                         format!(", {} removed from backups/", result.deleted)
                     } else {

@@ -20,6 +20,8 @@ pub struct HostReport {
     pub files_deleted: u64,
     pub bytes_read: u64,
     pub bytes_stored: u64,
+    /// Source bytes of the files found already stored by an earlier run of this backup: not sent again.
+    pub bytes_not_resent: u64,
     pub elapsed_ms: u64,
     /// Whether `nodetool clearsnapshot` succeeded (absent when no snapshot was taken).
     pub snapshot_cleared: Option<bool>,

@@ -43,7 +43,7 @@ impl BackupJob {
 
     /// `nodetool clearsnapshot -t NAME` on every host that passed preflight, once a snapshot was requested.
     pub(super) async fn clear_snapshots(&self, plan: &Plan, state: &Mutex<State>) {
-        let Plan::Snapshot { name } = plan else {
+        let Plan::Snapshot { name, .. } = plan else {
             return;
         };
         let (requested, nodes) = {

@@ -33,7 +33,7 @@ impl BackupJob {
         args.table = s.table.clone();
         args.exclude_tables = s.exclude_tables.clone();
         match plan {
-            Plan::Snapshot { name } => args.snapshot_tag = Some(name.clone()),
+            Plan::Snapshot { name, .. } => args.snapshot_tag = Some(name.clone()),
             Plan::Incremental { .. } => {
                 args.incremental = true;
                 args.delete_after_upload = true;
@@ -62,19 +62,8 @@ impl BackupJob {
         started_at: chrono::DateTime<Utc>,
         completed_at: chrono::DateTime<Utc>,
     ) -> Manifest {
-        let s = &self.settings;
         let (mut manifest, kind) = match plan {
-            Plan::Snapshot { name } => {
-                let mut m = Manifest::new(
-                    name,
-                    &s.common.s3.base_path,
-                    s.hosts.clone(),
-                    s.manifest_keyspaces(),
-                    s.manifest_table(),
-                );
-                m.exclude_tables = s.exclude_tables.clone();
-                (m, BatchKind::Snapshot)
-            }
+            Plan::Snapshot { name, .. } => (self.new_manifest(name), BatchKind::Snapshot),
             Plan::Incremental { base } => ((**base).clone(), BatchKind::Incremental),
         };
         manifest.batches.push(Batch {
@@ -84,6 +73,38 @@ impl BackupJob {
             objects,
         });
         manifest
+    }
+
+    /// The manifest of a new snapshot backup called `name`, without batches.
+    fn new_manifest(&self, name: &str) -> Manifest {
+        let s = &self.settings;
+        let mut manifest = Manifest::new(
+            name,
+            &s.common.s3.base_path,
+            s.hosts.clone(),
+            s.manifest_keyspaces(),
+            s.manifest_table(),
+        );
+        manifest.exclude_tables = s.exclude_tables.clone();
+        manifest
+    }
+
+    /// Before a snapshot backup touches the nodes: its manifest without objects at the staging key, the
+    /// record by which the next run finds (and resumes) this backup should this run not complete it. The
+    /// final manifest overwrites it, and removes it once `manifest.json` is in place.
+    pub(super) async fn write_run_record(&self, plan: &Plan) -> anyhow::Result<()> {
+        let Plan::Snapshot { name, .. } = plan else {
+            return Ok(());
+        };
+        let s3 = &self.settings.common.s3;
+        let record = self.new_manifest(name);
+        store::put(
+            self.store.as_ref(),
+            &layout::manifest_staging_key(&s3.base_path, name),
+            Bytes::from(record.to_json()),
+            &store::put_options(s3, "application/json"),
+        )
+        .await
     }
 
     /// Ring, schema, then the manifest (staging key first, verified, final key last).

@@ -169,6 +169,7 @@ fn ran(remote: &FakeRemote, pattern: &str) -> bool {
 fn snapshot_plan(name: &str) -> Plan {
     Plan::Snapshot {
         name: name.to_string(),
+        start: Start::Fresh,
     }
 }
 
@@ -308,6 +309,76 @@ async fn a_failed_upload_leaves_no_manifest() {
         .hosts
         .iter()
         .all(|h| ran(h, "clearsnapshot") && !ran(h, "while IFS= read")));
+    // The run record stays, for the next run to resume this backup by.
+    let record = crate::store::get(
+        r.store.as_ref(),
+        &layout::manifest_staging_key("base", NAME),
+    )
+    .await
+    .unwrap()
+    .expect("a run record");
+    let record = Manifest::from_json("record", &record).unwrap();
+    assert_eq!(record.hosts, ["a", "b"]);
+    assert!(record.batches.is_empty());
+}
+
+#[tokio::test]
+async fn a_resumed_snapshot_clears_the_old_tag_first_and_reports_what_it_did_not_send() {
+    let resumed_host = |host: &str| {
+        let h = healthy(host, NAME);
+        h.rules.lock().unwrap().retain(|r| r.contains != " upload ");
+        h.on(
+            " upload ",
+            0,
+            &node_push_output(&[
+                Message::FileSkipped {
+                    path: format!("/d/ks/t/snapshots/{NAME}/ks-t-ia-1-Data.db"),
+                    reason: node_push::message::SkipReason::AlreadyStored {
+                        entry: entry(host, NAME, "ks-t-ia-1-Data.db"),
+                    },
+                },
+                Message::Summary(Summary {
+                    files_total: 1,
+                    files_skipped: 1,
+                    bytes_not_resent: 10,
+                    ..Summary::default()
+                }),
+            ]),
+        )
+    };
+    let plan = Plan::Snapshot {
+        name: NAME.to_string(),
+        start: Start::Resume,
+    };
+    let r = run(
+        plan,
+        vec![resumed_host("a"), resumed_host("b")],
+        Arc::default(),
+    )
+    .await;
+    assert!(r.report.complete, "{:?}", r.report.failure_lines());
+    for (host, report) in r.hosts.iter().zip(&r.report.hosts) {
+        let scripts = host.scripts();
+        let clear = scripts.iter().position(|s| s.contains("clearsnapshot"));
+        let take = scripts
+            .iter()
+            .position(|s| s.contains("nodetool snapshot -t"));
+        assert!(clear < take, "{}: {scripts:?}", host.host);
+        assert_eq!(
+            (report.files_already_stored, report.bytes_not_resent),
+            (1, 10)
+        );
+    }
+    assert!(
+        crate::store::get(
+            r.store.as_ref(),
+            &layout::manifest_staging_key("base", NAME)
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "the run record is gone once the manifest is written"
+    );
 }
 
 #[tokio::test]
