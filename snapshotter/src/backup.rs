@@ -303,7 +303,19 @@ impl BackupJob {
                     report.bytes_not_resent = summary.bytes_not_resent;
                 }
             }
-            if let Some(failure) = result.failure(host) {
+            // Compaction never removes a snapshot's hard links: a snapshot file that vanished was removed
+            // by someone (a clearsnapshot), and the backup would lack part of a table.
+            let vanished_from_snapshot = match plan {
+                Plan::Snapshot { name, .. } => result.vanished.first().map(|first| {
+                    format!(
+                        "{host}: {} file(s) of snapshot {name} vanished during the upload, first: {first} \
+                         (was the snapshot cleared?)",
+                        result.vanished.len()
+                    )
+                }),
+                Plan::Incremental { .. } => None,
+            };
+            if let Some(failure) = result.failure(host).or(vanished_from_snapshot) {
                 self.fail(state, node.index, Stage::Upload, failure);
             } else {
                 let not_resent = result.summary.as_ref().map_or(0, |s| s.bytes_not_resent);

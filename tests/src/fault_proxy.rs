@@ -87,7 +87,8 @@ impl Fault {
 pub struct Rule {
     fault: Fault,
     operation: Option<Operation>,
-    key_contains: Option<String>,
+    /// Every one of these must be in the key.
+    key_contains: Vec<String>,
     /// Matching requests let through before the fault applies.
     skip: usize,
     /// How many matching requests get the fault after the skipped ones; `None` for all of them.
@@ -100,7 +101,7 @@ impl Rule {
         Rule {
             fault,
             operation: None,
-            key_contains: None,
+            key_contains: Vec::new(),
             skip: 0,
             times: Some(1),
         }
@@ -112,9 +113,9 @@ impl Rule {
         self
     }
 
-    /// Only requests whose (decoded) key contains `text`.
+    /// Only requests whose (decoded) key contains `text` (and what earlier calls asked for).
     pub fn key_containing(mut self, text: &str) -> Rule {
-        self.key_contains = Some(text.to_string());
+        self.key_contains.push(text.to_string());
         self
     }
 
@@ -138,10 +139,7 @@ impl Rule {
 
     fn matches(&self, operation: Operation, key: &str) -> bool {
         self.operation.is_none_or(|op| op == operation)
-            && self
-                .key_contains
-                .as_deref()
-                .is_none_or(|text| key.contains(text))
+            && self.key_contains.iter().all(|text| key.contains(text.as_str()))
     }
 }
 

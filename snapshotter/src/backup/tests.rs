@@ -504,3 +504,45 @@ async fn a_missing_keyspace_is_found_in_preflight() {
     );
     assert!(r.hosts.iter().all(|h| !ran(h, "snapshot -t")));
 }
+
+#[tokio::test]
+async fn a_snapshot_file_that_vanished_fails_its_host() {
+    let host = healthy("b", NAME);
+    host.rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != " upload ");
+    let gone = format!("/d/ks/t/snapshots/{NAME}/ks-t-ia-2-Index.db");
+    let host = host.on(
+        " upload ",
+        0,
+        &node_push_output(&[
+            Message::FileDone {
+                entry: entry("b", NAME, "ks-t-ia-1-Data.db"),
+            },
+            Message::FileSkipped {
+                path: gone.clone(),
+                reason: node_push::message::SkipReason::Vanished,
+            },
+            Message::Summary(Summary {
+                files_total: 2,
+                files_done: 1,
+                files_skipped: 1,
+                ..Summary::default()
+            }),
+        ]),
+    );
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), host],
+        Arc::default(),
+    )
+    .await;
+    assert!(!r.report.complete);
+    assert_eq!(
+        r.report.failure_lines(),
+        [format!(
+            "b: 1 file(s) of snapshot {NAME} vanished during the upload, first: {gone} (was the snapshot cleared?)"
+        )]
+    );
+}

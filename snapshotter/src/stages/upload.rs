@@ -42,7 +42,8 @@ pub struct HostUpload {
     pub uploaded: u64,
     pub already_stored: u64,
     pub deleted: u64,
-    pub vanished: u64,
+    /// Files that were gone by the time node-push read them.
+    pub vanished: Vec<String>,
     pub fatal: Option<String>,
     pub exit_code: Option<i32>,
     pub stderr_tail: Vec<String>,
@@ -194,11 +195,9 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
             path,
             reason: SkipReason::Vanished,
         } => {
-            output.verbose(format!(
-                "{host}: {path} vanished before upload (compaction)"
-            ));
+            output.info(format!("{host}: {path} vanished before it was read"));
             output.file_finished(host, &path, 0);
-            result.vanished += 1;
+            result.vanished.push(path);
         }
         Message::FileFailed { path, error, .. } => {
             output.error(format!("{host}: {path}: {error}"));

@@ -2,6 +2,8 @@
 //! direct S3 view of SeaweedFS (never through the fault proxy) to check what was stored, and test files.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod coordinator;
+
 use anyhow::{bail, Context, Result};
 use node_push::lzop::LzopDecoder;
 use node_push::manifest::ObjectEntry;
