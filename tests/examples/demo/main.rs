@@ -135,9 +135,8 @@ fn run() -> Result<()> {
     }
     let restore_dir = tempfile::Builder::new().prefix("demo-restore-").tempdir()?;
     let restored = if subcommands.iter().any(|name| name == "restore") {
-        Some(steps.run(
-            "restore keyspace shop to a local directory, compare bytes",
-            || {
+        Some(
+            steps.run("restore keyspace shop locally, compare bytes", || {
                 let args = local_restore_args(&coordinator, restore_dir.path())?;
                 coordinator.run(&args)?;
                 let checked = restore_check::check_local_restore(
@@ -151,8 +150,8 @@ fn run() -> Result<()> {
                     human_bytes(checked.bytes)
                 );
                 Ok(checked)
-            },
-        )?)
+            })?,
+        )
     } else {
         None
     };
