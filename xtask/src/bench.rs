@@ -27,6 +27,8 @@ mod report;
 #[cfg(feature = "bench")]
 mod run;
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context, Result};
 
 /// Command-line options of `cargo xtask bench`. Parsed in both builds so that a typo fails before the
@@ -40,6 +42,9 @@ pub struct Options {
     pub big_file_gib: u64,
     /// Longest any one tool may run before the benchmark gives up on it.
     pub tool_timeout_secs: u64,
+    /// A node-push binary to measure instead of building `target/release/node-push` (e.g. the static
+    /// musl build of `cargo xtask dist`, which is what nodes run).
+    pub node_push: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -48,18 +53,27 @@ impl Default for Options {
             tree_mib: 1024,
             big_file_gib: 8,
             tool_timeout_secs: 900,
+            node_push: None,
         }
     }
 }
 
-pub const USAGE: &str =
-    "cargo xtask bench [--tree-mib N (1024)] [--big-file-gib N (8; 0 skips)] [--tool-timeout-secs N (900)]";
+pub const USAGE: &str = "cargo xtask bench [--tree-mib N (1024)] [--big-file-gib N (8; 0 skips)] \
+                         [--tool-timeout-secs N (900)] [--node-push BINARY (target/release/node-push)]";
 
 impl Options {
     pub fn parse(args: &[String]) -> Result<Options> {
         let mut options = Options::default();
         let mut args = args.iter();
         while let Some(flag) = args.next() {
+            if flag == "--node-push" {
+                let path = args
+                    .next()
+                    .with_context(|| format!("--node-push needs a path; usage: {USAGE}"))?;
+                // Absolute, because the measuring build runs from the workspace root.
+                options.node_push = Some(std::path::absolute(path)?);
+                continue;
+            }
             let slot = match flag.as_str() {
                 "--tree-mib" => &mut options.tree_mib,
                 "--big-file-gib" => &mut options.big_file_gib,
@@ -119,11 +133,14 @@ mod tests {
         let options =
             Options::parse(&strings(&["--tree-mib", "64", "--big-file-gib", "0"])).unwrap();
         assert_eq!((options.tree_mib, options.big_file_gib), (64, 0));
+        let other = Options::parse(&strings(&["--node-push", "/opt/node-push"])).unwrap();
+        assert_eq!(other.node_push, Some(PathBuf::from("/opt/node-push")));
         for bad in [
             &["--tree-mib"][..],
             &["--tree-mib", "lots"],
             &["--tree-mib", "1"],
             &["--fast"],
+            &["--node-push"],
         ] {
             assert!(Options::parse(&strings(bad)).is_err(), "{bad:?}");
         }

@@ -7,6 +7,7 @@ mod tools;
 mod tree;
 
 use std::fmt::Write;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -30,8 +31,10 @@ const THROUGHPUT_VS_LZOP: f64 = 0.8;
 const QUIET_LOAD: f64 = 0.5;
 
 pub fn run(options: &Options) -> Result<()> {
-    cmd::run(cmd::cargo().args(["build", "--release", "--package", "node-push"]))?;
-    let tools = Tools::find()?;
+    if options.node_push.is_none() {
+        cmd::run(cmd::cargo().args(["build", "--release", "--package", "node-push"]))?;
+    }
+    let tools = Tools::find(options.node_push.as_deref())?;
     let timeout = Duration::from_secs(options.tool_timeout_secs);
     let bench_dir = target_dir().join("bench");
     let logs = bench_dir.join("logs");
@@ -58,6 +61,7 @@ pub fn run(options: &Options) -> Result<()> {
         )?),
     };
     let results = Results {
+        node_push: tools.node_push.clone(),
         machine,
         tree,
         uploads,
@@ -128,6 +132,7 @@ impl Machine {
 /// Everything one run measured.
 #[derive(Debug)]
 struct Results {
+    node_push: PathBuf,
     machine: Machine,
     tree: SourceTree,
     uploads: UploadRuns,
@@ -181,11 +186,15 @@ impl Results {
         let _ = writeln!(text, "# node-push benchmark\n");
         let _ = writeln!(
             text,
-            "Measured {} on {} ({} cores), load average at start {}; release build; SeaweedFS and every \
-             tool on 127.0.0.1. Client CPU seconds (user + system) and peak RSS are the kernel's rusage of \
-             each tool via GNU time; \"S3 server CPU s\" is what SeaweedFS spent meanwhile (it shares the \
-             cores).\n",
-            machine.when, machine.cpu_model, machine.cores, machine.load_text
+            "Measured {} on {} ({} cores), load average at start {}; node-push is `{}`; SeaweedFS and \
+             every tool on 127.0.0.1. Client CPU seconds (user + system) and peak RSS are the kernel's \
+             rusage of each tool via GNU time; \"S3 server CPU s\" is what SeaweedFS spent meanwhile (it \
+             shares the cores).\n",
+            machine.when,
+            machine.cpu_model,
+            machine.cores,
+            machine.load_text,
+            self.node_push.strip_prefix(cmd::project_root()).unwrap_or(&self.node_push).display()
         );
         let _ = writeln!(text, "Source: {}.\n", self.tree.describe());
         let _ = writeln!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::tools::{PushSummary, Tools};
-use super::tree::{bytes_under, files_under, write_big_file, SourceTree};
+use super::tree::{bytes_under, files_under, warm_page_cache, write_big_file, SourceTree};
 use crate::bench::measure::{stdout_path, TimedRun};
 use crate::bench::report::Row;
 
@@ -91,6 +91,8 @@ pub fn measure_big_file(
     let source_dir = work.join("big-source");
     let (path, description) = write_big_file(&source_dir, gib)?;
     let source_bytes = fs_err::metadata(&path)?.len();
+    // The first read of a hole allocates page-cache pages: kernel time that is not node-push's.
+    warm_page_cache(&path)?;
     let push = LocalPush {
         source: &source_dir,
         expected_files: 1,

@@ -17,8 +17,9 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// Finds every tool, or fails naming the first missing one and how to get it.
-    pub fn find() -> Result<Tools> {
+    /// Finds every tool, or fails naming the first missing one and how to get it. `node_push` overrides
+    /// the release build's binary.
+    pub fn find(node_push: Option<&Path>) -> Result<Tools> {
         if !Path::new(GNU_TIME).is_file() {
             bail!("{GNU_TIME} is missing: install GNU time (apt-get install time)");
         }
@@ -27,7 +28,11 @@ impl Tools {
                 bail!("{program} is not on PATH: install {package}");
             }
         }
-        let node_push = target_dir().join("release").join("node-push");
+        let node_push = match node_push {
+            Some(path) if path.is_file() => path.to_path_buf(),
+            Some(path) => bail!("--node-push {}: no such file", path.display()),
+            None => target_dir().join("release").join("node-push"),
+        };
         if !node_push.is_file() {
             bail!(
                 "{} is missing: `cargo build --release -p node-push` did not produce it",

@@ -43,13 +43,16 @@ impl SourceTree {
 
     /// Reads every file once so that every tool starts with the tree in the page cache.
     pub fn warm_page_cache(&self) -> Result<()> {
-        let mut buffer = vec![0u8; 1 << 20];
-        for path in &self.files {
-            let mut file = fs_err::File::open(path)?;
-            while file.read(&mut buffer)? > 0 {}
-        }
-        Ok(())
+        self.files.iter().try_for_each(|path| warm_page_cache(path))
     }
+}
+
+/// Reads the file once, so that the page cache holds it when a tool is measured.
+pub fn warm_page_cache(path: &Path) -> Result<()> {
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut file = fs_err::File::open(path)?;
+    while file.read(&mut buffer)? > 0 {}
+    Ok(())
 }
 
 /// The tree of about `total_mib` under `root`: kept if a tree of the same spec is there, else written.
