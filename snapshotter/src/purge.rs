@@ -21,9 +21,10 @@ use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use clap::{ArgGroup, Args};
 use node_push::layout;
-use node_push::store::{with_retry, ObjectStore, RetryPolicy};
+use node_push::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
 use plan::{Found, PurgePlan, Retention};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -285,7 +286,9 @@ async fn remove_backup(store: &dyn ObjectStore, base: &str, name: &str) -> Remov
             Err(error) => failures.push(error),
         }
     }
-    if !failures.is_empty() {
+    if failures.is_empty() {
+        remove_folders(store, &prefix, &listing.objects).await;
+    } else {
         removed.error = Some(format!(
             "backup {name}: {} object(s) not deleted, first: {} (it is listed as incomplete; run purge again)",
             failures.len(),
@@ -293,6 +296,34 @@ async fn remove_backup(store: &dyn ObjectStore, base: &str, name: &str) -> Remov
         ));
     }
     removed
+}
+
+/// Stores with real directories (SeaweedFS's filer) keep a removed backup's empty folders and list them as
+/// common prefixes, so the backup would still show up (as incomplete). Deleting `<folder>/` removes an
+/// empty one there (and never a non-empty one); on S3, where folders do not exist, it deletes nothing.
+/// Deepest first, best effort.
+async fn remove_folders(store: &dyn ObjectStore, prefix: &str, objects: &[ObjectMeta]) {
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    for object in objects {
+        let Some(rest) = object.key.strip_prefix(prefix) else {
+            continue;
+        };
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            if c == '/' && i > end {
+                folders.insert(format!("{prefix}{}", &rest[..=i]));
+            }
+            if c == '/' {
+                end = i + 1;
+            }
+        }
+    }
+    let mut folders: Vec<String> = folders.into_iter().collect();
+    folders.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
+    folders.push(prefix.to_string());
+    for folder in folders {
+        let _ = store.delete(&folder).await;
+    }
 }
 
 #[cfg(test)]

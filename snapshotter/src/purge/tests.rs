@@ -184,11 +184,19 @@ async fn removes_old_backups_manifest_first_and_keeps_the_newest() {
     for name in ["20240101000000", "20240102000000"] {
         let mine: Vec<&String> = deleted.iter().filter(|k| k.contains(name)).collect();
         assert_eq!(mine[0], &format!("b/{name}/manifest.json"), "{mine:?}");
+        let objects = mine.iter().filter(|k| !k.ends_with('/')).count();
         assert_eq!(
-            mine.len(),
-            5,
+            objects, 5,
             "manifest, its staging key, ring, two data objects: {mine:?}"
         );
+        // Then the (empty) folders, deepest first, for stores that keep them.
+        let folders: Vec<&str> = mine
+            .iter()
+            .filter(|k| k.ends_with('/'))
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(folders[0], format!("b/{name}/h1/d/ks/t/snapshots/{name}/"));
+        assert_eq!(*folders.last().unwrap(), format!("b/{name}/"));
     }
 }
 
