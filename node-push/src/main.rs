@@ -10,6 +10,11 @@ use node_push::restore;
 use node_push::upload::Reporter;
 use std::sync::Arc;
 
+/// Static musl builds only: musl's own malloc serialises every thread on one lock (see Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let reporter = Reporter::stdout();

