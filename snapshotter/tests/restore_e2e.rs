@@ -222,6 +222,7 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
     until_restores_exactly_the_snapshot(&stack, &tools, &manifest, &between)?;
     host_map_stages_one_nodes_data_on_another(&stack, &tools, &manifest)?;
     refresh_brings_back_a_truncated_table(&stack, &tools)?;
+    sstableloader_streams_a_truncated_table(&stack, &tools)?;
     in_place_rebuilds_a_wiped_node(&mut stack, &tools)?;
     verify_finds_a_damaged_object(&stack, &tools, &name)?;
     purge_keeps_the_newest(&stack, &tools, &name)?;
@@ -352,6 +353,97 @@ fn refresh_brings_back_a_truncated_table(stack: &Stack, tools: &Tools) -> Result
             .join(".restore-staging");
         assert!(!staging.exists(), "staging cleaned on node {node}");
     }
+    Ok(())
+}
+
+/// Java 17 needs these for Cassandra 1.2's NIO and snappy code.
+const JAVA17_OPENINGS: &str = "--add-opens java.base/java.lang=ALL-UNNAMED \
+--add-exports java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED \
+--add-exports java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED \
+--add-opens java.base/java.util.concurrent=ALL-UNNAMED --add-opens java.base/java.io=ALL-UNNAMED";
+
+/// An `sstableloader` for this ring, as a real install's wrapper around BulkLoader, made from node1's
+/// `cassandra-cli` wrapper: same JVM and jar, the ring's Thrift and storage ports.
+fn sstableloader_wrapper(stack: &Stack, dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let cassandra = &stack.nodes.cassandra;
+    let cli = fs_err::read_to_string(cassandra.bin_dir(0).join("cassandra-cli"))?;
+    let ports = cassandra.ports();
+    let target = format!(
+        "org.apache.cassandra.cli.CliMain -h {} -p {}",
+        cassandra.ip(0),
+        ports.rpc
+    );
+    ensure!(
+        cli.contains(&target),
+        "unexpected cassandra-cli wrapper: {cli}"
+    );
+    let loader = cli
+        .replace(
+            &target,
+            &format!("org.apache.cassandra.tools.BulkLoader -p {}", ports.rpc),
+        )
+        .replace(
+            " -cp ",
+            &format!(
+                " {JAVA17_OPENINGS} -Dcassandra.storage_port={} -cp ",
+                ports.storage
+            ),
+        );
+    let path = dir.join("sstableloader");
+    fs_err::write(&path, loader)?;
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// The old tool's `--target-hosts`: download, then stream each table with the real sstableloader.
+fn sstableloader_streams_a_truncated_table(stack: &Stack, tools: &Tools) -> Result<()> {
+    assert_eq!(row_keys(stack, 0, "events")?, expected(0, 30));
+    stack.cli("use ks1;\ntruncate events;\n")?;
+    assert!(row_keys(stack, 0, "events")?.is_empty(), "truncated");
+    let bin = tempfile::tempdir()?;
+    sstableloader_wrapper(stack, bin.path())?;
+    let dir = tempfile::tempdir()?;
+    let run = timed("restore --target-hosts (sstableloader)", || {
+        tools.restore(
+            stack,
+            &[
+                "--table=events",
+                "--target-hosts=127.0.0.2",
+                &format!("--cassandra-bin-dir={}", bin.path().display()),
+                &format!("--restore-dir={}", dir.path().display()),
+            ],
+        )
+    })?;
+    ensure!(
+        run.success(),
+        "sstableloader restore failed: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(run.json()?["targets"][0]["tables"][0]["state"], "loaded");
+    assert_eq!(row_keys(stack, 0, "events")?, expected(0, 30));
+
+    // A loader that cannot reach its target fails the table and the run.
+    let nowhere = tools.restore(
+        stack,
+        &[
+            "--table=events",
+            "--target-hosts=127.0.0.9",
+            &format!("--cassandra-bin-dir={}", bin.path().display()),
+            &format!("--restore-dir={}", dir.path().display()),
+        ],
+    )?;
+    assert_eq!(nowhere.code, Some(1), "{}", nowhere.stderr);
+    let table = &nowhere.json()?["targets"][0]["tables"][0];
+    assert_eq!(table["state"], "failed");
+    assert!(
+        table["error"]
+            .as_str()
+            .unwrap()
+            .contains("sstableloader for"),
+        "{table}"
+    );
     Ok(())
 }
 

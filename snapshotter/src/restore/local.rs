@@ -161,8 +161,13 @@ pub async fn run(
             match stream(loader, &settings.loader_targets, &table, &output).await {
                 Ok(()) => line.state = TableState::Loaded,
                 Err(error) => {
+                    let error = format!("{error:#}");
+                    output.error(format!(
+                        "local: {}.{}: {error}",
+                        table.keyspace, table.table
+                    ));
                     line.state = TableState::Failed;
-                    line.error = Some(format!("{error:#}"));
+                    line.error = Some(error);
                 }
             }
         }

@@ -342,8 +342,10 @@ impl NodeRestore {
                     moved.push(index);
                 }
                 Err(error) => {
+                    let error = format!("{error:#}");
+                    self.output.error(&error);
                     table.state = TableState::Failed;
-                    table.error = Some(format!("{error:#}"));
+                    table.error = Some(error);
                     report.tables.push(table);
                     continue;
                 }
@@ -354,12 +356,15 @@ impl NodeRestore {
                 if out.success() {
                     table.state = TableState::Refreshed;
                 } else {
-                    table.state = TableState::Failed;
-                    table.error = Some(format!(
-                        "the files are in {live_dir} but `{}` failed: {} (run it again, or restart Cassandra)",
+                    let error = format!(
+                        "{}: the files are in {live_dir} but `{}` failed: {} (run it again, or restart Cassandra)",
+                        remote.host(),
                         refresh.shown(),
                         out.reason()
-                    ));
+                    );
+                    self.output.error(&error);
+                    table.state = TableState::Failed;
+                    table.error = Some(error);
                 }
             }
             report.tables.push(table);
