@@ -8,7 +8,7 @@
 use super::agent;
 use super::args::ModeArg;
 use super::placement::{place, Renumber, StagedFile, REFRESH_GENERATION_MARGIN};
-use super::report::{TableReport, TableState, TargetReport, TokenReport};
+use super::report::{TableReport, TableState, TargetReport};
 use super::scripts::{self, ProcessCheck};
 use super::settings::RestoreSettings;
 use super::tables::{self, TableGroup};
@@ -195,7 +195,17 @@ impl NodeRestore {
                 .iter()
                 .flat_map(|&i| groups[i].source_hosts())
                 .collect();
-            report.tokens = self.tokens(target, &basics, &sources).await;
+            let ring = self.ring.as_deref();
+            let ssh = &self.settings.nodes.ssh;
+            report.tokens = super::ring::tokens_of(
+                ring,
+                target,
+                &basics.yaml_text,
+                &sources,
+                ssh,
+                &self.output,
+            )
+            .await;
             for token in &report.tokens {
                 self.output.info(format!(
                     "{target}: tokens of {} ({}): initial_token: {}",
@@ -323,7 +333,8 @@ impl NodeRestore {
                     remote.host()
                 ));
             }
-            let new_dirs = dirs_to_create(&group.data_dir, &live_dir, &placement.moves);
+            let new_dirs =
+                super::placement::dirs_to_create(&group.data_dir, &live_dir, &placement.moves);
             let moves: Vec<(String, String)> = placement
                 .moves
                 .iter()
@@ -371,59 +382,6 @@ impl NodeRestore {
         }
         Ok(moved)
     }
-
-    /// The tokens each source host had in the backup's ring.
-    async fn tokens(
-        &self,
-        target: &str,
-        basics: &NodeBasics,
-        sources: &BTreeSet<String>,
-    ) -> Vec<TokenReport> {
-        let Some(ring) = &self.ring else {
-            self.output.warn(format!(
-                "{target}: the backup has no ring object: tokens unknown"
-            ));
-            return Vec::new();
-        };
-        let by_address = super::ring::tokens_by_address(ring);
-        let mut reports = Vec::new();
-        for source in sources {
-            let mut candidates = super::ring::addresses_of(source, &self.settings.nodes.ssh).await;
-            if source == target {
-                if let Some(listen) = scripts::yaml_scalar(&basics.yaml_text, "listen_address")
-                    .and_then(|a| a.parse().ok())
-                {
-                    candidates.insert(0, listen);
-                }
-            }
-            let found = candidates
-                .iter()
-                .find_map(|address| by_address.get(address).map(|t| (address, t)));
-            match found {
-                Some((address, tokens)) => reports.push(TokenReport {
-                    source_host: source.clone(),
-                    address: Some(address.to_string()),
-                    tokens: tokens.clone(),
-                }),
-                None => {
-                    self.output.warn(format!(
-                        "{target}: cannot tell which address of the backup's ring is {source} (ring: {})",
-                        by_address
-                            .keys()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                    reports.push(TokenReport {
-                        source_host: source.clone(),
-                        address: None,
-                        tokens: Vec::new(),
-                    });
-                }
-            }
-        }
-        reports
-    }
 }
 
 fn table_report(group: &TableGroup, state: TableState, error: Option<String>) -> TableReport {
@@ -438,26 +396,4 @@ fn table_report(group: &TableGroup, state: TableState, error: Option<String>) ->
         renumbered: 0,
         error,
     }
-}
-
-/// The directories that may not exist yet, parents first: the keyspace dir, the table dir, and index
-/// subdirs of the moves' targets.
-fn dirs_to_create(data_dir: &str, live_dir: &str, moves: &[super::placement::Move]) -> Vec<String> {
-    let mut dirs = Vec::new();
-    if let Some(keyspace_dir) = live_dir.rsplit_once('/').map(|(parent, _)| parent) {
-        if keyspace_dir.len() > data_dir.trim_end_matches('/').len() {
-            dirs.push(keyspace_dir.to_string());
-        }
-    }
-    dirs.push(live_dir.to_string());
-    let mut subdirs: BTreeSet<String> = BTreeSet::new();
-    for m in moves {
-        if let Some((parent, _)) = m.to.rsplit_once('/') {
-            if parent != live_dir {
-                subdirs.insert(parent.to_string());
-            }
-        }
-    }
-    dirs.extend(subdirs);
-    dirs
 }

@@ -184,6 +184,28 @@ pub fn place(
     placement
 }
 
+/// The directories that may not exist yet, parents first: the keyspace dir, the table dir, and index
+/// subdirs of the moves' targets.
+pub fn dirs_to_create(data_dir: &str, live_dir: &str, moves: &[Move]) -> Vec<String> {
+    let mut dirs = Vec::new();
+    if let Some(keyspace_dir) = live_dir.rsplit_once('/').map(|(parent, _)| parent) {
+        if keyspace_dir.len() > data_dir.trim_end_matches('/').len() {
+            dirs.push(keyspace_dir.to_string());
+        }
+    }
+    dirs.push(live_dir.to_string());
+    let mut subdirs: BTreeSet<String> = BTreeSet::new();
+    for m in moves {
+        if let Some((parent, _)) = m.to.rsplit_once('/') {
+            if parent != live_dir {
+                subdirs.insert(parent.to_string());
+            }
+        }
+    }
+    dirs.extend(subdirs);
+    dirs
+}
+
 fn next_free(in_use: &BTreeSet<u64>, floor: u64) -> u64 {
     let mut candidate = floor;
     while in_use.contains(&candidate) {

@@ -5,8 +5,11 @@
 //! (`127.0.0.2  rack1  Up  Normal  41.52 KB  33.33%  0`); header lines, the lone first-token line and
 //! datacenter banners have no address first and are skipped.
 
+use super::report::TokenReport;
+use super::scripts::yaml_scalar;
+use crate::output::Output;
 use crate::ssh::SshOptions;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// address -> its tokens, in ring order.
@@ -29,6 +32,56 @@ pub fn tokens_by_address(ring: &str) -> BTreeMap<IpAddr, Vec<String>> {
         }
     }
     tokens
+}
+
+/// The tokens each of `sources` had in the backup's `ring`, for an in-place restore onto `target`. A source
+/// is found in the ring by [`addresses_of`], and, when it is the target itself, by the `listen_address` of
+/// the target's cassandra.yaml.
+pub async fn tokens_of(
+    ring: Option<&str>,
+    target: &str,
+    target_yaml: &str,
+    sources: &BTreeSet<String>,
+    ssh: &SshOptions,
+    output: &Output,
+) -> Vec<TokenReport> {
+    let Some(ring) = ring else {
+        output.warn(format!(
+            "{target}: the backup has no ring object: tokens unknown"
+        ));
+        return Vec::new();
+    };
+    let by_address = tokens_by_address(ring);
+    let mut reports = Vec::new();
+    for source in sources {
+        let mut candidates = addresses_of(source, ssh).await;
+        if source == target {
+            if let Some(listen) =
+                yaml_scalar(target_yaml, "listen_address").and_then(|a| a.parse().ok())
+            {
+                candidates.insert(0, listen);
+            }
+        }
+        let found = candidates
+            .iter()
+            .find_map(|address| by_address.get(address).map(|t| (address, t)));
+        if found.is_none() {
+            output.warn(format!(
+                "{target}: cannot tell which address of the backup's ring is {source} (ring: {})",
+                by_address
+                    .keys()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        reports.push(TokenReport {
+            source_host: source.clone(),
+            address: found.map(|(address, _)| address.to_string()),
+            tokens: found.map(|(_, tokens)| tokens.clone()).unwrap_or_default(),
+        });
+    }
+    reports
 }
 
 /// The addresses a `--hosts` entry may have in the ring: itself when it is an address, else what the

@@ -98,8 +98,10 @@ pub async fn list_files(
 
 /// `$1` a path whose owner new directories get, then the directories to create (parents first). Stdin:
 /// `from\tto` lines. Each `to` is created with `ln` (which never replaces an existing file), then `from` is
-/// removed. If any move fails, the ones done are undone, so that the table dir holds none of them.
-const MOVE: &str = r#"own=$(stat -c %u:%g -- "$1") || exit 1; shift
+/// removed. If any move fails, the ones done are undone, so that the table dir holds none of them. Hang-ups
+/// and interrupts are ignored: a coordinator that goes away mid-move must not leave half a table moved.
+const MOVE: &str = r#"trap '' HUP INT TERM PIPE
+own=$(stat -c %u:%g -- "$1") || exit 1; shift
 for d do if [ ! -d "$d" ]; then mkdir -- "$d" && chown "$own" -- "$d" || exit 1; fi; done
 tab=$(printf '\t'); done_list=; n=0
 undo() { printf '%s' "$done_list" | while IFS=$tab read -r f t; do [ -n "$t" ] && ln -- "$t" "$f" 2>/dev/null && rm -f -- "$t"; done; }
