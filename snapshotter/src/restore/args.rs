@@ -63,7 +63,7 @@ pub struct RestoreArgs {
     /// Restore a host's data onto another host: old=new,... (the other hosts keep their own data).
     #[arg(long, value_name = "OLD=NEW,...")]
     pub host_map: Option<HostMap>,
-    /// stage, refresh, in-place, local or sstableloader (see the long help).
+    /// Where the restored files go: stage, refresh, in-place, local or sstableloader (see Modes below).
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
 

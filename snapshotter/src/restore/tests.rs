@@ -100,3 +100,24 @@ fn the_old_flags_choose_a_mode_and_contradictions_are_refused() {
         std::path::Path::new("/tmp/restore_cassandra")
     );
 }
+
+#[test]
+fn help_has_modes_and_examples() {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    for sub in ["restore", "verify", "purge"] {
+        let help = cmd
+            .find_subcommand_mut(sub)
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Examples:"), "{sub}: {help}");
+        assert!(help.contains(&format!(" {sub}")), "{sub}");
+    }
+    let restore = cmd
+        .find_subcommand_mut("restore")
+        .unwrap()
+        .render_long_help()
+        .to_string();
+    assert!(restore.contains("Modes:") && restore.contains("in-place"));
+}
