@@ -24,6 +24,13 @@ use tokio::process::Command;
 /// Environment variable naming the 0600 file that [`askpass_main`] reads the password from.
 pub const ASKPASS_FILE_ENV: &str = "CASSANDRA_SNAPSHOTTER_ASKPASS_FILE";
 
+/// Environment variables that may hold a secret and that ssh must not inherit.
+const SECRET_ENV: [&str; 3] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
 /// How every ssh call of a run is set up: the user's overrides on top of the ssh config.
 #[derive(Debug, Clone, Default)]
 pub struct SshOptions {
@@ -104,6 +111,16 @@ impl SshContext {
 
     fn ssh_command(&self) -> Command {
         let mut command = Command::new("ssh");
+        // ssh, its ProxyCommand and a `SendEnv AWS_*` in someone's ssh config would carry our environment
+        // on: the AWS secrets and our own settings (`--password` among them) stay with us.
+        for (name, _) in std::env::vars_os() {
+            let name_text = name.to_string_lossy();
+            if SECRET_ENV.contains(&name_text.as_ref())
+                || name_text.starts_with("CASSANDRA_SNAPSHOTTER_")
+            {
+                command.env_remove(&name);
+            }
+        }
         if let Some(file) = &self.askpass_file {
             if let Ok(exe) = std::env::current_exe() {
                 command

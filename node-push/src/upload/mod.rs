@@ -11,8 +11,8 @@
 //! A run of a backup that an earlier run left unfinished resumes it (see the `resume` module): objects
 //! already stored exactly as this run would store them are checked locally and reported `already_stored`
 //! instead of being sent again, and multipart uploads the earlier run left open on this run's keys are
-//! aborted. When the store fails for `STORE_DOWN_AFTER` files in a row, the remaining files are reported
-//! failed without being tried, so that a dead store ends the run quickly.
+//! aborted. When the store fails for `STORE_DOWN_AFTER` files in a row and then does not answer at all,
+//! the remaining files are reported failed without being tried, so that a dead store ends the run quickly.
 
 mod file;
 mod parts;
@@ -30,7 +30,7 @@ use crate::lzop::{Checksum, EncoderOptions};
 use crate::manifest::ObjectEntry;
 use crate::message::{Message, SkipReason, Summary};
 use crate::ratelimit::RateLimiter;
-use crate::store::{ObjectStore, PutOptions, RetryPolicy};
+use crate::store::{with_retry, ObjectStore, PutOptions, RetryPolicy};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -170,8 +170,10 @@ enum FileOutcome {
 }
 
 /// After this many files in a row failed on retryable store errors (each after its own retries), the store
-/// is taken to be down and the remaining files are not tried: the run fails within minutes instead of
-/// grinding through every file's retries, and the next run resumes where this one stopped.
+/// is asked whether it is there at all (one HEAD, with retries). If it is not, the remaining files are not
+/// tried: the run fails within a minute instead of grinding through every file's retries, and the next
+/// run resumes where this one stopped. If it answers, the failures belong to those files, and the others
+/// go on.
 const STORE_DOWN_AFTER: u32 = 4;
 
 /// Runs uploads and reports each file.
@@ -184,9 +186,10 @@ pub struct Pipeline {
 #[derive(Debug, Default)]
 struct Tally {
     summary: Summary,
-    /// Files that failed in a row on retryable store errors, and the last such error.
+    /// Files that failed in a row on retryable store errors.
     store_failures_in_a_row: u32,
-    last_store_error: Option<String>,
+    /// Set once the store did not answer: why the remaining files are not tried.
+    store_down: Option<String>,
 }
 
 impl Pipeline {
@@ -237,8 +240,12 @@ impl Pipeline {
             if *ctx.cancel.borrow() {
                 break;
             }
-            if tally.store_failures_in_a_row >= STORE_DOWN_AFTER {
-                self.not_attempted(&mut tally, &item);
+            if tally.store_down.is_none() && tally.store_failures_in_a_row >= STORE_DOWN_AFTER {
+                self.check_store(&mut tally, &item).await;
+            }
+            if tally.store_down.is_some() {
+                tally.summary.files_failed += 1;
+                self.not_attempted(&tally, &item);
                 continue;
             }
             let (ctx, stored) = (ctx.clone(), stored.clone());
@@ -264,15 +271,27 @@ impl Pipeline {
         summary
     }
 
+    /// After several files in a row failed on the store: is it there at all? A HEAD of the next key
+    /// answers that (a missing object is an answer too).
+    async fn check_store(&self, tally: &mut Tally, next: &UploadItem) {
+        let store = self.ctx.store.clone();
+        match with_retry(&self.ctx.config.retry, || store.head(&next.key)).await {
+            Ok(_) => tally.store_failures_in_a_row = 0,
+            Err(error) => {
+                eprintln!(
+                    "node-push: the store does not answer, not trying the remaining files: {error}"
+                );
+                tally.store_down = Some(format!(
+                    "not tried: {} files in a row failed on the store, which no longer answers ({error})",
+                    tally.store_failures_in_a_row
+                ));
+            }
+        }
+    }
+
     /// Report a file that was not tried because the store is down.
-    fn not_attempted(&self, tally: &mut Tally, item: &UploadItem) {
-        tally.summary.files_failed += 1;
-        let error = format!(
-            "{}: not tried: the store failed for {} files in a row, last: {}",
-            item.path.display(),
-            tally.store_failures_in_a_row,
-            tally.last_store_error.as_deref().unwrap_or("unknown")
-        );
+    fn not_attempted(&self, tally: &Tally, item: &UploadItem) {
+        let error = tally.store_down.clone().unwrap_or_default();
         self.ctx.reporter.emit(Message::FileFailed {
             path: item.path.display().to_string(),
             key: item.key.clone(),
@@ -292,7 +311,6 @@ impl Pipeline {
         match &result {
             Err(FileError::Store(error)) if error.is_retryable() => {
                 tally.store_failures_in_a_row += 1;
-                tally.last_store_error = Some(error.to_string());
             }
             Ok(_) => tally.store_failures_in_a_row = 0,
             Err(_) => {}

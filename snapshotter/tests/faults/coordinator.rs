@@ -174,7 +174,12 @@ impl Cluster {
             .direct
             .objects(&prefix)?
             .keys()
-            .filter_map(|k| k.strip_prefix(&prefix)?.split('/').next().map(str::to_string))
+            .filter_map(|k| {
+                k.strip_prefix(&prefix)?
+                    .split('/')
+                    .next()
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         names.dedup();
@@ -239,8 +244,14 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// Waits for `child` (its stdout and stderr piped) to end; kills it after `limit`.
 pub fn finish(mut child: Child, limit: Duration) -> Result<Run> {
     let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .map(|pipe| {
@@ -335,8 +346,14 @@ impl SecretWatch {
                     }
                 }
                 for (pid, args) in processes() {
-                    let interesting = args.contains("node-push") || args.starts_with("ssh ");
-                    if !interesting {
+                    // The coordinator holds the secret in its environment because the user put it there;
+                    // what it starts (ssh) and what runs on the nodes (node-push, its shell) must not.
+                    let program = args.split(' ').next().unwrap_or("");
+                    let program = program.rsplit('/').next().unwrap_or(program);
+                    let started_by_us = program == "ssh"
+                        || program.starts_with("node-push")
+                        || (args.starts_with("bash -c ") && args.contains("node-push"));
+                    if !started_by_us {
                         continue;
                     }
                     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
@@ -370,13 +387,13 @@ pub fn files_containing(dir: &Path, secret: &str) -> Vec<PathBuf> {
             match entry.file_type() {
                 Ok(kind) if kind.is_dir() => pending.push(path),
                 Ok(kind) if kind.is_file() => {
-                    let small = entry.metadata().map(|m| m.len() < 64 << 20).unwrap_or(false);
+                    let small = entry
+                        .metadata()
+                        .map(|m| m.len() < 64 << 20)
+                        .unwrap_or(false);
                     if small {
                         let bytes = std::fs::read(&path).unwrap_or_default();
-                        if bytes
-                            .windows(secret.len())
-                            .any(|w| w == secret.as_bytes())
-                        {
+                        if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
                             found.push(path);
                         }
                     }

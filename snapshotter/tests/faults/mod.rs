@@ -81,6 +81,22 @@ impl DirectStore {
         Ok(())
     }
 
+    /// Download `entry`'s object, decode it, and check its size and SHA-256 against the entry.
+    pub fn check_decodes(&self, entry: &ObjectEntry) -> Result<()> {
+        let stored = self.get(&entry.key)?;
+        let mut decoded = Vec::new();
+        LzopDecoder::new(&stored[..])?
+            .read_to_end(&mut decoded)
+            .with_context(|| format!("{} does not decode", entry.key))?;
+        if decoded.len() as u64 != entry.size || sha256_hex(&decoded) != entry.sha256 {
+            bail!(
+                "{} does not decode to the size and SHA-256 of its entry",
+                entry.key
+            );
+        }
+        Ok(())
+    }
+
     /// Download `entry`'s object, decode it, and check it against the entry and against `source`'s bytes.
     pub fn check_restores_to(&self, entry: &ObjectEntry, source: &[u8]) -> Result<()> {
         let stored = self.get(&entry.key)?;
