@@ -22,6 +22,9 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
     crate::setup::setup()?;
     let build_started = Instant::now();
     cmd::run(cmd::cargo().args(["build", "--workspace", "--all-targets"]))?;
+    // The release binaries too: tests/tests/dist_static.rs checks and runs them (a few minutes the first
+    // time, seconds when nothing changed).
+    crate::dist::dist()?;
     let build_time = build_started.elapsed();
     let test_started = Instant::now();
     let names_a_package = cargo_test_args
