@@ -640,3 +640,30 @@ fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()>
     assert_eq!(entries[0]["complete"], true);
     Ok(())
 }
+
+/// A node whose data only root may read: restore needs `--use-sudo` (and says so), and with it a
+/// truncated table comes back through `--mode refresh`.
+#[test]
+fn refresh_on_a_node_that_needs_sudo() -> Result<()> {
+    let _turn = STACK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let stack = Stack::start(1, Some("cs-e2e-sudo"))?;
+    let tools = Tools::new(&stack)?;
+    stack.cli(&format!("{SCHEMA}{}", rows("users", 0, 25)))?;
+    stack.flush_all("ks1")?;
+    let backup = stack.backup(&["--keyspaces=ks1", "--use-sudo"])?;
+    ensure!(backup.success(), "{}", backup.stderr);
+    stack.cli("use ks1;\ntruncate users;\n")?;
+    assert!(row_keys(&stack, 0, "users")?.is_empty());
+
+    let without = tools.restore(&stack, &["--mode=refresh", "--table=users"])?;
+    assert_eq!(without.code, Some(1), "{}", without.stderr);
+    assert!(
+        without.stderr.contains("node1: data directory") && without.stderr.contains("--use-sudo"),
+        "{}",
+        without.stderr
+    );
+    let with = tools.restore(&stack, &["--mode=refresh", "--table=users", "--use-sudo"])?;
+    ensure!(with.success(), "{}", with.stderr);
+    assert_eq!(row_keys(&stack, 0, "users")?, expected(0, 25));
+    Ok(())
+}
