@@ -16,6 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// How many of node-push's last stderr lines are kept for the error message.
 const STDERR_TAIL: usize = 20;
+/// How many failed files of a host are shown as errors while the upload runs (the rest with --verbose);
+/// the host's failure line at the end gives the count.
+const FAILURES_SHOWN: usize = 5;
 
 /// The node-push command line: `[sudo -n --] PATH upload ARGS...`, every word quoted.
 pub fn node_push_command(privilege: Privilege, path: &str, args: &UploadArgs) -> RemoteCommand {
@@ -200,7 +203,12 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
             result.vanished.push(path);
         }
         Message::FileFailed { path, error, .. } => {
-            output.error(format!("{host}: {path}: {error}"));
+            // The first few are shown as they happen; a dead store would otherwise print every file.
+            if result.failed_files.len() < FAILURES_SHOWN {
+                output.error(format!("{host}: {path}: {error}"));
+            } else {
+                output.verbose(format!("{host}: {path}: {error}"));
+            }
             result.failed_files.push(format!("{path}: {error}"));
         }
         Message::FileDeleted { .. } => result.deleted += 1,

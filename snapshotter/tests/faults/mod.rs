@@ -9,7 +9,7 @@ use node_push::lzop::LzopDecoder;
 use node_push::manifest::ObjectEntry;
 use node_push::message::{Message, NodeInput, SkipReason, Summary};
 use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectMeta, ObjectStore};
+use node_push::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -50,9 +50,21 @@ impl DirectStore {
         Ok(DirectStore { store, runtime })
     }
 
+    /// Runs `op` with retries: after a server restart, the first request may go out on a pooled
+    /// connection the dead server left behind.
+    fn retried<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, node_push::store::StoreError>>,
+    {
+        Ok(self
+            .runtime
+            .block_on(with_retry(&RetryPolicy::default(), op))?)
+    }
+
     /// Every object under `prefix`, by key.
     pub fn objects(&self, prefix: &str) -> Result<BTreeMap<String, ObjectMeta>> {
-        let listing = self.runtime.block_on(self.store.list(prefix, None))?;
+        let listing = self.retried(|| self.store.list(prefix, None))?;
         Ok(listing
             .objects
             .into_iter()
@@ -63,21 +75,18 @@ impl DirectStore {
     /// Multipart uploads still open under `prefix`.
     pub fn open_uploads(&self, prefix: &str) -> Result<usize> {
         Ok(self
-            .runtime
-            .block_on(self.store.list_multipart_uploads(prefix))?
+            .retried(|| self.store.list_multipart_uploads(prefix))?
             .len())
     }
 
     pub fn get(&self, key: &str) -> Result<Vec<u8>> {
-        Ok(self.runtime.block_on(self.store.get(key, None))?.to_vec())
+        Ok(self.retried(|| self.store.get(key, None))?.to_vec())
     }
 
     pub fn put(&self, key: &str, body: &[u8]) -> Result<()> {
-        self.runtime.block_on(self.store.put_object(
-            key,
-            bytes::Bytes::copy_from_slice(body),
-            &Default::default(),
-        ))?;
+        let body = bytes::Bytes::copy_from_slice(body);
+        let options = node_push::store::PutOptions::default();
+        self.retried(|| self.store.put_object(key, body.clone(), &options))?;
         Ok(())
     }
 
