@@ -101,6 +101,12 @@ impl Tools {
 
     /// `restore --keyspace=ks1` with ssh and node-push set up, then `extra`.
     fn restore(&self, stack: &Stack, extra: &[&str]) -> Result<Run> {
+        let args = self.restore_args(stack, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        stack.coordinator(&args)
+    }
+
+    fn restore_args(&self, stack: &Stack, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
             "--json".to_string(),
             "restore".into(),
@@ -109,8 +115,7 @@ impl Tools {
             format!("--node-push-binary={}", self.node_push.display()),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        stack.coordinator(&args)
+        args
     }
 
     /// Flip one byte in the middle of an object, through the S3 API.
@@ -221,6 +226,7 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
 
     until_restores_exactly_the_snapshot(&stack, &tools, &manifest, &between)?;
     host_map_stages_one_nodes_data_on_another(&stack, &tools, &manifest)?;
+    interrupted_stage_leaves_no_partial_file(&stack, &tools)?;
     refresh_brings_back_a_truncated_table(&stack, &tools)?;
     sstableloader_streams_a_truncated_table(&stack, &tools)?;
     in_place_rebuilds_a_wiped_node(&mut stack, &tools)?;
@@ -322,6 +328,83 @@ fn host_map_stages_one_nodes_data_on_another(
     assert_eq!(files_under(&live)?, before);
     fs_err::remove_dir_all(stack.nodes.cassandra.data_dir(1).join(".restore-staging"))?;
     Ok(())
+}
+
+/// Ctrl-C during a (rate-limited) staging run: exit 130, node-push stops on every node and removes its
+/// unfinished `.part` files.
+fn interrupted_stage_leaves_no_partial_file(stack: &Stack, tools: &Tools) -> Result<()> {
+    use std::io::BufRead;
+    let args = tools.restore_args(stack, &["--mode=stage", "--rate-limit=1"]);
+    let mut child = stack.spawn_coordinator(&args)?;
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let mut restoring = 0;
+    for line in lines.by_ref() {
+        let line = line?;
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(": restoring ") {
+            restoring += 1;
+            if restoring == 3 {
+                break;
+            }
+        }
+    }
+    ensure!(restoring == 3, "the restore never started: {seen}");
+    std::thread::sleep(Duration::from_secs(2));
+    let parts = |node: usize| -> Result<Vec<String>> {
+        let staging = stack
+            .nodes
+            .cassandra
+            .data_dir(node)
+            .join(".restore-staging");
+        Ok(if staging.exists() {
+            files_under(&staging)?
+                .into_iter()
+                .filter(|f| f.ends_with(".part"))
+                .collect()
+        } else {
+            Vec::new()
+        })
+    };
+    let in_flight: usize = (0..3)
+        .map(|n| parts(n).map(|p| p.len()))
+        .sum::<Result<_>>()?;
+    assert!(in_flight > 0, "files were being written when interrupted");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    ensure!(status.success());
+    let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
+    let code = child.wait()?.code();
+    eprintln!("--- interrupted restore\n{seen}{}", rest.join("\n"));
+    assert_eq!(code, Some(130));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node_push_restoring()? && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!node_push_restoring()?, "node-push still running");
+    for node in 0..3 {
+        assert_eq!(parts(node)?, Vec::<String>::new(), "node {node}");
+        let staging = stack
+            .nodes
+            .cassandra
+            .data_dir(node)
+            .join(".restore-staging");
+        if staging.exists() {
+            fs_err::remove_dir_all(staging)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether any `node-push restore` runs on this machine (all simulated hosts are local).
+fn node_push_restoring() -> Result<bool> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", "node-push-[0-9a-f]+ restore"])
+        .output()?;
+    Ok(out.status.success())
 }
 
 /// (a) A truncated table comes back with `--mode refresh`.
