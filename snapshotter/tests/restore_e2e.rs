@@ -140,6 +140,15 @@ impl Tools {
         Ok(())
     }
 
+    fn put_bytes(&self, key: &str, body: Vec<u8>) -> Result<()> {
+        self.runtime.block_on(self.store.put_object(
+            key,
+            Bytes::from(body),
+            &PutOptions::default(),
+        ))?;
+        Ok(())
+    }
+
     fn start_multipart(&self, key: &str) -> Result<()> {
         self.runtime
             .block_on(self.store.create_multipart(key, &PutOptions::default()))?;
@@ -227,6 +236,7 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
     until_restores_exactly_the_snapshot(&stack, &tools, &manifest, &between)?;
     host_map_stages_one_nodes_data_on_another(&stack, &tools, &manifest)?;
     interrupted_stage_leaves_no_partial_file(&stack, &tools)?;
+    an_old_tool_backup_restores_and_verifies(&stack, &tools)?;
     refresh_brings_back_a_truncated_table(&stack, &tools)?;
     sstableloader_streams_a_truncated_table(&stack, &tools)?;
     in_place_rebuilds_a_wiped_node(&mut stack, &tools)?;
@@ -405,6 +415,70 @@ fn node_push_restoring() -> Result<bool> {
         .args(["-f", "node-push-[0-9a-f]+ restore"])
         .output()?;
     Ok(out.status.success())
+}
+
+/// The name of the backup [`an_old_tool_backup_restores_and_verifies`] writes the old tool's way.
+const LEGACY: &str = "20190101000000";
+
+/// A backup as the old Python tool wrote it (`lzop` objects under `<host>//<path>` keys, the five-field
+/// manifest): restored with `--local` byte for byte, and `verify --deep` checks its lzop checksums.
+fn an_old_tool_backup_restores_and_verifies(stack: &Stack, tools: &Tools) -> Result<()> {
+    let data = stack.nodes.cassandra.data_dir(0);
+    let live = data.join("ks1/users");
+    let mut originals = Vec::new();
+    for entry in fs_err::read_dir(&live)? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let out = std::process::Command::new("lzop")
+            .arg("-c")
+            .arg(&path)
+            .output()?;
+        ensure!(out.status.success(), "lzop {}", path.display());
+        let key = format!(
+            "{BASE}/{LEGACY}/node1/{}/ks1/users/snapshots/{LEGACY}/{name}.lzo",
+            data.display()
+        );
+        tools.put_bytes(&key, out.stdout)?;
+        originals.push((name, fs_err::read(&path)?));
+    }
+    ensure!(!originals.is_empty(), "node1 has users SSTables");
+    let manifest = format!(
+        r#"{{"name": "{LEGACY}", "base_path": "{BASE}", "hosts": ["node1"], "keyspaces": ["ks1"], "table": ""}}"#
+    );
+    tools.put_bytes(
+        &format!("{BASE}/{LEGACY}/manifest.json"),
+        manifest.into_bytes(),
+    )?;
+
+    let dir = tempfile::tempdir()?;
+    let run = tools.restore(
+        stack,
+        &[
+            &format!("--snapshot-name={LEGACY}"),
+            "--local",
+            &format!("--restore-dir={}", dir.path().display()),
+        ],
+    )?;
+    ensure!(run.success(), "old-tool restore failed: {}", run.stderr);
+    for (name, bytes) in &originals {
+        let restored = fs_err::read(dir.path().join(format!("ks1/users/node1_{name}")))?;
+        assert!(restored == *bytes, "{name} differs");
+    }
+    assert_eq!(files_under(dir.path())?.len(), originals.len());
+    let verify = stack.coordinator(&[
+        "--json",
+        "verify",
+        "--deep",
+        &format!("--snapshot-name={LEGACY}"),
+    ])?;
+    ensure!(verify.success(), "{}{}", verify.stdout, verify.stderr);
+    let report = verify.json()?;
+    assert_eq!(report["legacy"], true);
+    assert_eq!(report["hosts"][0]["ok"], originals.len());
+    Ok(())
 }
 
 /// (a) A truncated table comes back with `--mode refresh`.
@@ -688,7 +762,12 @@ fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()>
     let before = stack.backup_names()?;
     assert_eq!(
         before,
-        [abandoned.to_string(), old.to_string(), newest.clone()]
+        [
+            LEGACY.to_string(),
+            abandoned.to_string(),
+            old.to_string(),
+            newest.clone()
+        ]
     );
 
     let dry = stack.coordinator(&["purge", "--keep-last=1", "--dry-run"])?;
