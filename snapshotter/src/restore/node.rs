@@ -65,7 +65,10 @@ impl NodeRestore {
 
         // Where each table is, and where its files go.
         let dirs = scripts::table_dirs(remote, privilege, &s.keyspace, &basics.data_dirs).await?;
-        let create_live = s.mode == ModeArg::InPlace;
+        let missing_live = match s.mode {
+            ModeArg::InPlace => tables::MissingLiveDir::Create,
+            _ => tables::MissingLiveDir::Leave,
+        };
         let mut active: Vec<usize> = Vec::new();
         for (index, group) in groups.iter_mut().enumerate() {
             let backup_dirs: Vec<String> = group
@@ -80,7 +83,7 @@ impl NodeRestore {
                 &basics.data_dirs,
                 live,
                 &self.backup_name,
-                create_live,
+                missing_live,
             );
             if s.mode == ModeArg::Refresh && group.live_dir.is_none() {
                 report.tables.push(table_report(

@@ -120,6 +120,15 @@ pub fn data_dir_of<'a>(data_dirs: &'a [String], path: &str) -> Option<&'a String
         .max_by_key(|d| d.len())
 }
 
+/// What to do about a table that has no live directory on the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingLiveDir {
+    /// Leave it without one (stage; refresh then refuses the table).
+    Leave,
+    /// Plan one with the backup's directory name (in-place: the node lost its data).
+    Create,
+}
+
 /// Decide where `group`'s files are staged (and where its live dir is or will be), and point every
 /// file's target there.
 pub fn place_group(
@@ -127,7 +136,7 @@ pub fn place_group(
     data_dirs: &[String],
     live: Option<&TableDir>,
     backup_name: &str,
-    create_live: bool,
+    missing_live: MissingLiveDir,
 ) {
     let first = data_dirs.first().cloned().unwrap_or_default();
     let data_dir = live
@@ -136,7 +145,7 @@ pub fn place_group(
         .unwrap_or(first);
     group.live_dir = match live {
         Some(dir) => Some(dir.path.clone()),
-        None if create_live => Some(format!(
+        None if missing_live == MissingLiveDir::Create => Some(format!(
             "{}/{}/{}",
             data_dir.trim_end_matches('/'),
             group.keyspace,
