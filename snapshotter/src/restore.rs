@@ -6,7 +6,7 @@
 //!    (the source hosts through `--host-map`), at most `--connection-pool-size` at once; the local modes
 //!    (`local`, `sstableloader`, see [`local`]) download here with the same library.
 //! 3. One report per target and table; exit code 1 when any table failed, 130 when interrupted (Ctrl-C
-//!    closes node-push's stdin, which removes its unfinished `.part` files).
+//!    or SIGTERM closes node-push's stdin, which removes its unfinished `.part` files).
 
 mod agent;
 mod args;
@@ -66,7 +66,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
         let report = loop {
             tokio::select! {
                 report = &mut run => break report?,
-                _ = tokio::signal::ctrl_c(), if !interrupted => {
+                () = interrupt(), if !interrupted => {
                     output.error("interrupted: stopping the downloads");
                     interrupted = true;
                     let _ = cancel_tx.send(true);
@@ -153,7 +153,7 @@ async fn on_nodes(
     });
     let result = tokio::select! {
         reports = work => Some(reports),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt() => None,
     };
     if result.is_none() {
         output.error(
@@ -166,6 +166,24 @@ async fn on_nodes(
         Some(reports) => (reports, false),
         None => (Vec::new(), true),
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupt() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let term = async {
+        match terminate.as_mut() {
+            Some(stream) => {
+                stream.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 #[cfg(test)]
