@@ -179,7 +179,9 @@ pub const RESTORE_EXAMPLES: &str = "Modes:
   refresh        stage, then move the SSTables into the live table dirs (new generation numbers, so
                  nothing live is overwritten) and run `nodetool refresh <ks> <table>`
   in-place       Cassandra must be stopped on the node: stage, move into place, print the node's tokens
-                 (from the backup's ring) for initial_token; then start Cassandra
+                 (from the backup's ring) for initial_token; then start Cassandra. The SSTables are
+                 added to what the table dirs hold: empty them (and the commitlog) first to get
+                 exactly the backup back
   local          download to --restore-dir on this machine (<ks>/<table dir>/<host>_<file>)
   sstableloader  download to --restore-dir/<host>/<ks>/<table dir>/ and run sstableloader per table
 A table with a missing or damaged object is not moved anywhere Cassandra loads from; the error names it.
