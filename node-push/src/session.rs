@@ -9,7 +9,7 @@ use crate::store::local::LocalStore;
 use crate::store::s3::{CredentialSource, S3Config, S3Store};
 use crate::store::{Destination, ObjectStore};
 use anyhow::{bail, Context as _};
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -75,8 +75,12 @@ pub fn watch_stdin(cancel: watch::Sender<bool>, what: &'static str) {
             while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
                 sink.clear();
             }
-            eprintln!("node-push: stdin closed, stopping the {what}");
             let _ = cancel.send(true);
+            // stderr usually went with the connection: eprintln! would panic here, before the run stops.
+            let _ = writeln!(
+                std::io::stderr(),
+                "node-push: stdin closed, stopping the {what}"
+            );
         })
         .expect("can start a thread");
 }

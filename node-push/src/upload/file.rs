@@ -149,7 +149,7 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
 
 fn tracing_log(ctx: &Context, line: &str) {
     if ctx.config.verbose {
-        eprintln!("node-push: {line}");
+        log!("{line}");
     }
 }
 

@@ -14,6 +14,13 @@
 //! aborted. When the store fails for `STORE_DOWN_AFTER` files in a row and then does not answer at all,
 //! the remaining files are reported failed without being tried, so that a dead store ends the run quickly.
 
+/// `eprintln!` with the `node-push: ` prefix that never panics (see [`report::log_line`]).
+macro_rules! log {
+    ($($arg:tt)*) => {
+        $crate::upload::report::log_line(format_args!($($arg)*))
+    };
+}
+
 mod file;
 mod parts;
 mod report;
@@ -23,7 +30,7 @@ pub use file::{upload_file, FileError, UploadItem};
 pub use parts::{
     multipart_etag, part_size_for, HashingReader, Part, PartProducer, MAX_PARTS, MIN_PART_SIZE,
 };
-pub use report::{ProgressThrottle, Reporter};
+pub use report::{log_line, ProgressThrottle, Reporter};
 pub use resume::{listing_prefix, StoredObjects};
 
 use crate::lzop::{Checksum, EncoderOptions};
@@ -209,12 +216,12 @@ impl Pipeline {
         let store = ctx.store.as_ref();
         let aborted = resume::abort_leftover_uploads(store, &ctx.config.retry, &items).await;
         if aborted > 0 {
-            eprintln!("node-push: aborted {aborted} multipart upload(s) an earlier run left open");
+            log!("aborted {aborted} multipart upload(s) an earlier run left open");
         }
         let stored = Arc::new(resume::stored_objects(store, &ctx.config.retry, &items).await);
         if !stored.is_empty() {
-            eprintln!(
-                "node-push: {} of {} object(s) already stored: checking them instead of sending them",
+            log!(
+                "{} of {} object(s) already stored: checking them instead of sending them",
                 stored.len(),
                 items.len()
             );
@@ -261,9 +268,7 @@ impl Pipeline {
         // A lost answer to a multipart initiation leaves an upload nobody knows the id of: abort those.
         let orphans = resume::abort_leftover_uploads(store, &ABORT_RETRY_AT_END, &items).await;
         if orphans > 0 {
-            eprintln!(
-                "node-push: aborted {orphans} multipart upload(s) whose initiation answer was lost"
-            );
+            log!("aborted {orphans} multipart upload(s) whose initiation answer was lost");
         }
         let mut summary = tally.summary;
         summary.bytes_stored = ctx.bytes_sent.load(Ordering::Relaxed);
@@ -278,9 +283,7 @@ impl Pipeline {
         match with_retry(&self.ctx.config.retry, || store.head(&next.key)).await {
             Ok(_) => tally.store_failures_in_a_row = 0,
             Err(error) => {
-                eprintln!(
-                    "node-push: the store does not answer, not trying the remaining files: {error}"
-                );
+                log!("the store does not answer, not trying the remaining files: {error}");
                 tally.store_down = Some(format!(
                     "not tried: {} files in a row failed on the store, which no longer answers ({error})",
                     tally.store_failures_in_a_row
@@ -339,7 +342,7 @@ impl Pipeline {
         if verified && self.ctx.config.after_upload == AfterUpload::Delete {
             match fs_err::remove_file(&item.path) {
                 Ok(()) => reporter.emit(Message::FileDeleted { path }),
-                Err(e) => eprintln!("node-push: uploaded but could not delete: {e}"),
+                Err(e) => log!("uploaded but could not delete: {e}"),
             }
         }
     }
@@ -362,7 +365,7 @@ impl Pipeline {
             }
             error => {
                 summary.files_failed += 1;
-                eprintln!("node-push: {error}");
+                log!("{error}");
                 reporter.emit(Message::FileFailed {
                     path,
                     key: item.key.clone(),

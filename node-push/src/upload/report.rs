@@ -68,6 +68,12 @@ impl Reporter {
     }
 }
 
+/// One human line on stderr, prefixed `node-push: `. Unlike `eprintln!`, it never panics: when the SSH
+/// connection drops, stderr is gone, and the run must still abort its uploads and stop in order.
+pub fn log_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "node-push: {line}");
+}
+
 /// Emits a file's progress at most every [`ProgressThrottle::INTERVAL`].
 #[derive(Debug)]
 pub struct ProgressThrottle {

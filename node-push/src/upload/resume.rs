@@ -84,9 +84,7 @@ pub async fn stored_objects(
                 .collect(),
         },
         Err(error) => {
-            eprintln!(
-                "node-push: cannot list what is already stored, uploading everything: {error}"
-            );
+            log!("cannot list what is already stored, uploading everything: {error}");
             StoredObjects::default()
         }
     }
@@ -195,8 +193,8 @@ pub(super) async fn already_stored(
         && computed.source_bytes == size;
     if !unchanged || computed.compressed_bytes != stored.size || computed.etag != stored.etag {
         if ctx.config.verbose {
-            eprintln!(
-                "node-push: {} is stored, but not as this run would store it: uploading it again",
+            log!(
+                "{} is stored, but not as this run would store it: uploading it again",
                 item.key
             );
         }

@@ -404,3 +404,29 @@ pub fn files_containing(dir: &Path, secret: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// The parent of process `pid`, from `/proc/<pid>/stat`.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so split after the last ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The arguments of process `pid`, joined by spaces (empty once it is gone).
+pub fn args_of(pid: u32) -> String {
+    processes()
+        .into_iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, args)| args)
+        .unwrap_or_default()
+}
+
+/// Sends SIGKILL to `pid`, a process this test started (directly, or through the programs it ran).
+pub fn kill_process(pid: u32) -> Result<()> {
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -KILL {pid} failed");
+    Ok(())
+}
