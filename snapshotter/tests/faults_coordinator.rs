@@ -499,3 +499,106 @@ fn live_data_files(cluster: &Cluster, node: usize) -> Result<Vec<String>> {
     files.sort();
     Ok(files)
 }
+
+#[test]
+fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_resumes() -> Result<()>
+{
+    use faults::coordinator::{kill_process, processes, wait_until};
+    let _turn = RING_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cluster = Cluster::start(3)?;
+    cluster.cli(SCHEMA)?;
+    write_sstables(&cluster, 3, 0)?;
+
+    // 1. A slow backup; node3 drops off the network once its upload is under way: its sshd stops
+    //    taking connections and the coordinator's connection to it (the ssh master) dies.
+    let child = cluster
+        .command(
+            &cluster.weed.endpoint,
+            &cluster.backup_args(&["--keyspaces=ks1", "--rate-limit=4"]),
+        )
+        .spawn()?;
+    let coordinator = child.id();
+    let ours = cluster.remote_node_push().display().to_string();
+    let uploading = wait_until(Duration::from_secs(120), || {
+        processes()
+            .iter()
+            .any(|(_, args)| args.starts_with(&ours) && args.contains("--host-label node3 "))
+    });
+    ensure!(uploading, "node3 never started uploading");
+    std::thread::sleep(Duration::from_secs(2));
+    // The coordinator's ssh session running node-push on node3 names the master's control socket.
+    let session = processes()
+        .into_iter()
+        .find(|(pid, args)| {
+            faults::coordinator::parent_of(*pid) == Some(coordinator)
+                && args.starts_with("ssh ")
+                && args.contains(" -- node3 ")
+                && args.contains(&ours)
+        })
+        .map(|(_, args)| args)
+        .expect("the coordinator's ssh session to node3");
+    let control = session
+        .split(' ')
+        .find(|a| a.starts_with("ControlPath="))
+        .expect("a control path")
+        .to_string();
+    let (master, _) = processes()
+        .into_iter()
+        .find(|(_, args)| args.contains("ControlMaster=yes") && args.contains(&control))
+        .expect("the ssh master of node3");
+    cluster.nodes.ssh.stop_host(2);
+    kill_process(master)?;
+    let lost = faults::coordinator::finish(child, faults::coordinator::RUN_LIMIT)?;
+    eprintln!(
+        "--- backup that lost node3 (exit {:?})\n{}",
+        lost.code, lost.stderr
+    );
+    assert_eq!(lost.code, Some(1));
+    let name = lost.backup_name()?;
+    assert_eq!(lost.json()?["complete"], false);
+    let hosts = host_reports(&lost)?;
+    assert_eq!(hosts["node3"]["ok"], false);
+    assert_eq!(hosts["node3"]["failed_stage"], "upload");
+    let error = hosts["node3"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("node3: ") && error.contains("connection lost during the upload"),
+        "the lost host is named: {error}"
+    );
+    for reachable in ["node1", "node2"] {
+        assert_eq!(hosts[reachable]["ok"], true, "{}", hosts[reachable]);
+        assert_eq!(hosts[reachable]["snapshot_cleared"], true);
+    }
+    assert_eq!(hosts["node3"]["snapshot_cleared"], false);
+    assert!(
+        lost.stderr
+            .contains(&format!("remove the snapshot {name} by hand")),
+        "{}",
+        lost.stderr
+    );
+    for node in 0..2 {
+        assert!(cluster.snapshot_dirs(node, "ks1")?.is_empty());
+    }
+    assert!(
+        !cluster.snapshot_dirs(2, "ks1")?.is_empty(),
+        "node3 could not be reached to clear its snapshot"
+    );
+    assert!(cluster.manifest(&name)?.is_none());
+    // node-push on node3 saw its stdin close and stopped; nothing is left open.
+    assert!(
+        cluster.wait_node_push_gone(Duration::from_secs(30)),
+        "node-push still runs: {:?}",
+        cluster.node_push_processes()
+    );
+    assert_eq!(cluster.direct.open_uploads(&format!("{BASE}/"))?, 0);
+
+    // 2. node3 is back: the next run resumes the backup, clears node3's old snapshot first, completes.
+    cluster.nodes.ssh.start_host(2)?;
+    let resumed = cluster.backup(&cluster.weed.endpoint, &["--keyspaces=ks1"])?;
+    ensure!(resumed.success(), "{}", resumed.stderr);
+    assert_eq!(resumed.backup_name()?, name);
+    let manifest = cluster.manifest(&name)?.expect("complete now");
+    assert!(manifest.objects().any(|o| o.host == "node3"));
+    check_objects(&cluster, &manifest)?;
+    snapshots_cleared(&cluster)?;
+    Ok(())
+}

@@ -66,10 +66,17 @@ impl HostUpload {
             ));
         }
         let stderr = self.stderr_tail.join("\n");
-        if self.exit_code == Some(255) && !stderr.is_empty() {
-            return Some(format!(
-                "{host}: connection lost during the upload: {}",
+        // 255 is ssh's own exit code (node-push never uses it): the connection went, whatever the
+        // remote side managed to say; a dropped master connection says nothing at all.
+        if self.exit_code == Some(255) && self.summary.is_none() {
+            let why = if stderr.is_empty() {
+                "ssh ended without a message".to_string()
+            } else {
                 explain_ssh_failure(&stderr)
+            };
+            return Some(format!(
+                "{host}: connection lost during the upload ({why}); node-push there stops and \
+                 aborts its uploads when it notices"
             ));
         }
         let last_stderr = || {

@@ -131,6 +131,11 @@ async fn failures_are_named() {
             FakeRemote::new("h5").on("upload", 0, "{\"type\":\"launch\"}\n"),
             "h5: node-push: bad message",
         ),
+        (
+            // The ssh master was killed: its session ends with 255 and no word.
+            FakeRemote::new("h6").on_err("upload", 255, &lines(&[hello()]), ""),
+            "h6: connection lost during the upload (ssh ended without a message)",
+        ),
     ];
     for (remote, needle) in cases {
         let result = run(
