@@ -62,7 +62,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 list::list(store.as_ref(), &common.s3.base_path, args.count_legacy).await?;
             let output = Output::new(common.output, common.verbosity);
             output.result(&list::table(&entries), &serde_json::to_value(&entries)?);
-            Ok(ExitCode::SUCCESS)
+            // A manifest that is there but cannot be read is damage, not a backup still running: the
+            // listing shows everything else, and the exit code says something is wrong.
+            let damaged: Vec<String> = entries
+                .iter()
+                .filter_map(|e| Some(format!("backup {}: {}", e.name, e.problem.as_ref()?)))
+                .filter(|line| !line.contains(": no manifest.json"))
+                .collect();
+            for line in &damaged {
+                eprintln!("error: {line}");
+            }
+            Ok(if damaged.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Restore(args) => restore::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,

@@ -59,6 +59,14 @@ impl Run {
     }
 }
 
+/// Where the coordinator stores: `--s3-endpoint`, `--s3-bucket-name`, `--s3-bucket-region`.
+#[derive(Debug, Clone)]
+pub struct StoreFlags {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+}
+
 /// A ring of `nodes` Cassandra nodes that are ssh hosts, and a SeaweedFS with one bucket.
 pub struct Cluster {
     // Field order is drop order: the nodes stop before the store they wrote to.
@@ -110,11 +118,16 @@ impl Cluster {
 
     /// `--json backup --hosts ... --ssh-config ... --node-push-binary ... --node-push-path ...` and `extra`.
     pub fn backup_args(&self, extra: &[&str]) -> Vec<String> {
+        self.backup_args_with_config(&self.nodes.ssh_config_path(), extra)
+    }
+
+    /// [`backup_args`](Self::backup_args) with another ssh config file.
+    pub fn backup_args_with_config(&self, ssh_config: &Path, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
             "--json".to_string(),
             "backup".to_string(),
             format!("--hosts={}", self.hosts().join(",")),
-            format!("--ssh-config={}", self.nodes.ssh_config_path().display()),
+            format!("--ssh-config={}", ssh_config.display()),
             format!("--node-push-binary={}", self.node_push.path.display()),
             format!("--node-push-path={}", self.remote_node_push().display()),
         ];
@@ -122,14 +135,28 @@ impl Cluster {
         args
     }
 
-    /// The coordinator talking to the store at `endpoint` (SeaweedFS itself, or a proxy in front of it),
-    /// with the store's flags and credentials (in the environment) and `args`.
+    /// The store flags for the test bucket at `endpoint` (SeaweedFS itself, or a proxy in front of it).
+    pub fn store_flags(&self, endpoint: &str) -> StoreFlags {
+        StoreFlags {
+            endpoint: endpoint.to_string(),
+            bucket: BUCKET.to_string(),
+            region: self.weed.region().to_string(),
+        }
+    }
+
+    /// The coordinator talking to the store at `endpoint`, with the store's flags and credentials (in the
+    /// environment) and `args`.
     pub fn command(&self, endpoint: &str, args: &[String]) -> Command {
+        self.command_with(&self.store_flags(endpoint), args)
+    }
+
+    /// [`command`](Self::command) with other store flags.
+    pub fn command_with(&self, store: &StoreFlags, args: &[String]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cassandra-snapshotter"));
         command
-            .args(["--s3-bucket-name", BUCKET, "--s3-base-path", BASE])
-            .args(["--s3-endpoint", endpoint])
-            .args(["--s3-bucket-region", self.weed.region()])
+            .args(["--s3-bucket-name", &store.bucket, "--s3-base-path", BASE])
+            .args(["--s3-endpoint", &store.endpoint])
+            .args(["--s3-bucket-region", &store.region])
             .args(args)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
