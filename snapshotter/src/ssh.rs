@@ -259,21 +259,18 @@ impl Remote for SshSession {
             source,
         };
         let mut child = process.spawn().map_err(spawn_error)?;
-        let writer = match (stdin, child.stdin.take()) {
-            (Some(bytes), Some(mut pipe)) => {
-                let bytes = bytes.to_vec();
-                Some(tokio::spawn(async move {
-                    // A command that exits without reading its stdin is not an error here.
-                    let _ = pipe.write_all(&bytes).await;
-                    let _ = pipe.shutdown().await;
-                }))
+        // Written from the caller's bytes while the output is read, not from a copy: the install stage
+        // sends node-push (megabytes) to every host of the pool at once.
+        let pipe = child.stdin.take();
+        let writer = async move {
+            if let (Some(bytes), Some(mut pipe)) = (stdin, pipe) {
+                // A command that exits without reading its stdin is not an error here.
+                let _ = pipe.write_all(bytes).await;
+                let _ = pipe.shutdown().await;
             }
-            _ => None,
         };
-        let output = child.wait_with_output().await.map_err(spawn_error)?;
-        if let Some(writer) = writer {
-            let _ = writer.await;
-        }
+        let (output, ()) = tokio::join!(child.wait_with_output(), writer);
+        let output = output.map_err(spawn_error)?;
         let output = CommandOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
