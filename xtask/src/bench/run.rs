@@ -196,6 +196,15 @@ impl Results {
             machine.load_text,
             self.node_push.strip_prefix(cmd::project_root()).unwrap_or(&self.node_push).display()
         );
+        if machine.load_1min > QUIET_LOAD {
+            let _ = writeln!(
+                text,
+                "**Other work shared the cores during this run** (load average {:.1} at start): every tool \
+                 ran slower than on a quiet machine; the ratios compare tools measured minutes apart under \
+                 that load.\n",
+                machine.load_1min
+            );
+        }
         let _ = writeln!(text, "Source: {}.\n", self.tree.describe());
         let _ = writeln!(
             text,
