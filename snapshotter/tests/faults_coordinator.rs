@@ -84,6 +84,25 @@ fn check_objects(cluster: &Cluster, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// A `cqlsh` stand-in first on every node's PATH: it appends `<cqlshrc path> <its mode>` to a log (never
+/// the file's content) and prints a schema. Returns the log's path.
+fn install_cqlsh_stand_in(cluster: &Cluster) -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let log = cluster.nodes.dir().join("cqlsh-calls.log");
+    let script = format!(
+        "#!/bin/sh\nrc=\nwhile [ $# -gt 0 ]; do case \"$1\" in --cqlshrc) rc=\"$2\"; shift 2;; *) shift;; esac; done\n\
+         echo \"$rc $(stat -c %a \"$rc\")\" >> '{}'\n\
+         echo \"CREATE KEYSPACE ks1 WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': '3'}};\"\n",
+        log.display()
+    );
+    for node in 0..cluster.nodes.cassandra.len() {
+        let path = cluster.nodes.cassandra.bin_dir(node).join("cqlsh");
+        fs_err::write(&path, &script)?;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(log)
+}
+
 fn snapshots_cleared(cluster: &Cluster) -> Result<()> {
     for node in 0..3 {
         let left = cluster.snapshot_dirs(node, "ks1")?;
@@ -173,12 +192,28 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
             1,
         ),
     ];
-    let watch = SecretWatch::start(&secret);
+    // The schema too, with cqlsh credentials: the stack has no cqlsh (Cassandra 1.2 here speaks Thrift to
+    // its CLI), so a stand-in on node1's PATH records how the credentials reached it.
+    let cqlsh_log = install_cqlsh_stand_in(&cluster)?;
+    let cqlsh_password = "cqlsh-pass-for-the-fault-test";
+    let watch = SecretWatch::start(&[&secret, cqlsh_password]);
     // Slowed down so that the process-list watch sees node-push running on every node.
-    let good = cluster.backup(
+    let mut command = cluster.command(
         &proxy.endpoint,
-        &["--keyspaces=ks1", "--rate-limit=8", "--verbose"],
-    )?;
+        &cluster.backup_args(&[
+            "--keyspaces=ks1",
+            "--rate-limit=8",
+            "--verbose",
+            "--backup-schema",
+            "--cqlsh-user=admin",
+        ]),
+    );
+    command.env("CASSANDRA_SNAPSHOTTER_CQLSH_PASSWORD", cqlsh_password);
+    let good = faults::coordinator::finish(command.spawn()?, faults::coordinator::RUN_LIMIT)?;
+    eprintln!(
+        "--- backup with S3 faults (exit {:?})\n{}",
+        good.code, good.stderr
+    );
     let watched = watch.stop();
     ensure!(good.success(), "the backup failed: {}", good.stderr);
     let report = good.json()?;
@@ -218,14 +253,31 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
         );
     }
     assert!(!good.all_output().contains(&secret));
-    let remote_files = faults::coordinator::files_containing(cluster.nodes.dir(), &secret);
-    assert!(
-        remote_files.is_empty(),
-        "files holding the secret: {remote_files:?}"
-    );
-    let node_push_dir = cluster.remote_node_push();
-    let installed = node_push_dir.parent().unwrap();
-    assert!(faults::coordinator::files_containing(installed, &secret).is_empty());
+    assert!(!good.all_output().contains(cqlsh_password));
+    for secret in [secret.as_str(), cqlsh_password] {
+        let remote_files = faults::coordinator::files_containing(cluster.nodes.dir(), secret);
+        assert!(
+            remote_files.is_empty(),
+            "files holding a secret: {remote_files:?}"
+        );
+        let node_push_dir = cluster.remote_node_push();
+        let installed = node_push_dir.parent().unwrap();
+        assert!(faults::coordinator::files_containing(installed, secret).is_empty());
+    }
+    // cqlsh read its credentials from a file only the SSH user could read, removed once it was done.
+    let log = fs_err::read_to_string(&cqlsh_log)?;
+    let calls: Vec<&str> = log.lines().collect();
+    assert!(!calls.is_empty(), "cqlsh was not run");
+    for call in calls {
+        let (rc, mode) = call.split_once(' ').expect("path and mode");
+        assert_eq!(mode, "600", "{rc}: the credentials file had mode {mode}");
+        assert!(!std::path::Path::new(rc).exists(), "{rc} was left behind");
+    }
+    assert!(cluster
+        .direct
+        .objects(&layout::backup_prefix(BASE, &name))?
+        .keys()
+        .any(|k| k.contains("schema")));
 
     // 2. A file that can never be stored: node2's users table always gets a 500.
     let always = proxy.add(
@@ -235,7 +287,7 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
             .key_containing("/users/")
             .always(),
     );
-    let watch = SecretWatch::start(&secret);
+    let watch = SecretWatch::start(&[&secret]);
     let failed = cluster.backup(&proxy.endpoint, &["--keyspaces=ks1", "--new-snapshot"])?;
     let watched = watch.stop();
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);

@@ -351,9 +351,12 @@ pub struct WatchReport {
 }
 
 impl SecretWatch {
-    pub fn start(secret: &str) -> SecretWatch {
+    /// Watches for any of `secrets`.
+    pub fn start(secrets: &[&str]) -> SecretWatch {
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, secret) = (stop.clone(), secret.to_string());
+        let flag = stop.clone();
+        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+        let holds_secret = move |text: &str| secrets.iter().any(|s| text.contains(s.as_str()));
         let handle = std::thread::spawn(move || {
             let mut report = WatchReport::default();
             while !flag.load(Ordering::SeqCst) {
@@ -361,7 +364,7 @@ impl SecretWatch {
                 // The process list as `ps` prints it: the same view a user on the machine has.
                 if let Ok(out) = Command::new("ps").args(["-eo", "args"]).output() {
                     for line in String::from_utf8_lossy(&out.stdout).lines() {
-                        if line.contains(&secret) {
+                        if holds_secret(line) {
                             report.leaks.push(line.to_string());
                         }
                         if line.contains("node-push") && line.contains(" upload ") {
@@ -384,7 +387,7 @@ impl SecretWatch {
                         continue;
                     }
                     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                    if String::from_utf8_lossy(&environ).contains(&secret) {
+                    if holds_secret(&String::from_utf8_lossy(&environ)) {
                         report.leaks.push(format!("environ of {pid}: {args}"));
                     }
                 }
