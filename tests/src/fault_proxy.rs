@@ -139,7 +139,10 @@ impl Rule {
 
     fn matches(&self, operation: Operation, key: &str) -> bool {
         self.operation.is_none_or(|op| op == operation)
-            && self.key_contains.iter().all(|text| key.contains(text.as_str()))
+            && self
+                .key_contains
+                .iter()
+                .all(|text| key.contains(text.as_str()))
     }
 }
 
