@@ -122,10 +122,10 @@ async fn find_previous(
                         return Ok(Previous::Resumable(name));
                     }
                     output.verbose(format!(
-                        "{name}: incomplete, and too old to resume (over {} hours)",
+                        "{name}: incomplete, and too old to resume (over {} hours), not continued",
                         RESUME_WITHIN.num_hours()
                     ));
-                    return Ok(Previous::Nothing);
+                    continue;
                 }
                 _ => {
                     output.verbose(format!("{name}: no manifest (incomplete), not continued"));

@@ -152,4 +152,19 @@ async fn the_newest_of_a_complete_and_an_incomplete_backup_decides() {
         matches!(&fresh, Plan::Snapshot { name, start: Start::Fresh } if *name != newer && *name != older),
         "{fresh:?}"
     );
+
+    // An incomplete backup too old to resume is passed over, as the old tool passed over every
+    // incomplete one: the incremental goes into the complete backup before it.
+    let store = MemoryStore::default();
+    let (complete_one, stale) = (name_ago(30), name_ago(20));
+    complete(&store, &complete_one).await;
+    incomplete(&store, &stale, Some(manifest(&stale, &["h1", "h2"], "ks"))).await;
+    assert!(
+        matches!(plan(&store, &[]).await, Plan::Incremental { base } if base.name == complete_one)
+    );
+    let fresh = plan(&store, &["--new-snapshot"]).await;
+    assert!(
+        matches!(&fresh, Plan::Snapshot { name, start: Start::Fresh } if *name != newer && *name != older),
+        "{fresh:?}"
+    );
 }
