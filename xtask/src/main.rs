@@ -4,6 +4,9 @@
 //!   musl targets). Idempotent.
 //! - `test [CARGO TEST ARGS]`: setup, build every target, run the suite.
 //! - `lint`: `cargo fmt --check`, clippy with `-D warnings`, cargo-deny if installed.
+//! - `dist`: static musl node-push for x86_64 and aarch64 and the coordinator embedding both, in target/dist.
+//! - `demo`: the local stack (SeaweedFS, 3-node Cassandra 1.2, sshd hosts) and the real CLI against it.
+//! - `bench [ARGS]`: node-push against rclone and the AWS CLI on the same SeaweedFS, in one run.
 
 mod bench;
 mod cmd;
@@ -15,7 +18,8 @@ mod test;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <setup | test [CARGO TEST ARGS...] | lint>";
+const USAGE: &str =
+    "usage: cargo xtask <setup | test [CARGO TEST ARGS...] | lint | dist | demo | bench [ARGS...]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
