@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use crate::cmd;
 
 /// Debian packages the stack and the suite use directly.
-const APT_PACKAGES: [&str; 8] = [
+const APT_PACKAGES: [&str; 9] = [
     "lzop",
     "openssh-server",
     "openssh-client",
@@ -24,6 +24,8 @@ const APT_PACKAGES: [&str; 8] = [
     "file",
     "musl-tools",
     "sudo",
+    // GNU time: the benchmark reads each tool's CPU seconds and peak RSS from it.
+    "time",
 ];
 /// Installed only when no Java is on the machine; Cassandra 1.2 is known to run on 17 with the flags
 /// testkit passes.
