@@ -133,6 +133,37 @@ pub fn data_key(base: &str, name: &str, host: &str, absolute_path: &Path) -> Str
     )
 }
 
+/// Separates a variant number from the file name in a data key: `na-1-big-Data.db~2.lzo`.
+pub const VARIANT_SEPARATOR: char = '~';
+
+/// The key for variant `n` of the file whose own key is `key` (`…/na-1-big-Data.db.lzo` →
+/// `…/na-1-big-Data.db~2.lzo`); `n == 0` is the key itself. A variant holds a file whose own key was
+/// already taken, in the same backup, by a committed object with other content; the object is an ordinary
+/// lzop file whose header still names the original file.
+pub fn variant_key(key: &str, n: u32) -> String {
+    if n == 0 {
+        return key.to_string();
+    }
+    let stem = key.strip_suffix(LZO_SUFFIX).unwrap_or(key);
+    format!("{stem}{VARIANT_SEPARATOR}{n}{LZO_SUFFIX}")
+}
+
+/// Splits `name~N` into (`name`, N); a name without a numeric `~N` suffix is variant 0.
+pub fn split_variant(file_name: &str) -> (&str, u32) {
+    if let Some((stem, n)) = file_name.rsplit_once(VARIANT_SEPARATOR) {
+        if !stem.is_empty()
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && !n.starts_with('0')
+        {
+            if let Ok(n) = n.parse::<u32>() {
+                return (stem, n);
+            }
+        }
+    }
+    (file_name, 0)
+}
+
 /// Whether a data object belongs to a snapshot or to an incremental (`backups/`) batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataKind {
@@ -157,6 +188,9 @@ pub struct DataKey {
     pub file: String,
     /// Written by the old tool's releases up to 1.0.1 (`<host>//var/...`).
     pub double_slash: bool,
+    /// The variant number of a key written by [`variant_key`] (0 for a file's own key);
+    /// `source_path` and `file` are then without the `~N`.
+    pub variant: u32,
 }
 
 /// One key below a base path, classified.
@@ -224,6 +258,7 @@ pub fn parse_key(base: &str, key: &str) -> Option<ParsedKey> {
 /// `rest` is `<host>/<abs path>.lzo` or `<host>//<abs path>.lzo`.
 fn parse_data_key(name: &str, rest: &str) -> Option<DataKey> {
     let without_suffix = rest.strip_suffix(LZO_SUFFIX)?;
+    let (without_suffix, variant) = split_variant(without_suffix);
     let (host, path) = without_suffix.split_once('/')?;
     if host.is_empty() {
         return None;
@@ -255,6 +290,7 @@ fn parse_data_key(name: &str, rest: &str) -> Option<DataKey> {
         kind,
         file: parts[file_start..].join("/"),
         double_slash,
+        variant,
     })
 }
 
@@ -424,5 +460,28 @@ mod tests {
         assert!(is_clean_absolute(Path::new("/var/lib/x")));
         assert!(!is_clean_absolute(Path::new("var/lib")));
         assert!(!is_clean_absolute(Path::new("/var/../etc")));
+    }
+
+    #[test]
+    fn variant_keys_round_trip() {
+        let path = Path::new("/d/ks/t-0123456789abcdef0123456789abcdef/backups/na-1-big-Data.db");
+        let own = data_key("b", "20240101000000", "h1", path);
+        assert_eq!(variant_key(&own, 0), own);
+        for n in [1, 2, 17] {
+            let key = variant_key(&own, n);
+            assert!(key.ends_with(&format!("na-1-big-Data.db~{n}.lzo")), "{key}");
+            let Some(ParsedKey::Data(data)) = parse_key("b", &key) else {
+                panic!("{key} is a data key");
+            };
+            assert_eq!(data.variant, n);
+            assert_eq!(data.source_path, path);
+            assert_eq!(data.file, "na-1-big-Data.db");
+            assert_eq!(data.kind, DataKind::Incremental);
+        }
+        // A `~` that is not a variant stays part of the name.
+        for name in ["a~b", "a~", "~3", "a~03"] {
+            assert_eq!(split_variant(name), (name, 0), "{name}");
+        }
+        assert_eq!(split_variant("x.db~12"), ("x.db", 12));
     }
 }

@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+mod selection;
+pub use selection::Selection;
+
 /// The manifest format this version writes. 0 means "written by the old Python tool".
 pub const MANIFEST_FORMAT_VERSION: u32 = 1;
 
@@ -79,6 +82,21 @@ pub struct ObjectEntry {
     pub sha256: String,
     /// The object's ETag, without quotes.
     pub etag: String,
+    /// 0 for the file's own key; N > 0 when that key was already taken in this backup by a committed
+    /// object with other content (a table rebuilt, or truncated and restarted, numbers its SSTables from 1
+    /// again): the object is then stored under [`crate::layout::variant_key`]`(key, N)`, and every
+    /// component of that SSTable carries the same N. Restore gives each variant a generation of its own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub variant: u32,
+    /// The source file's identity on its node when it was read (`dev:ino:size:mtime_ns`): lets node-push
+    /// tell, after the manifest is committed, that a `backups/` link is still the very file that was
+    /// stored before it deletes it. `None` in manifests written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A manifest that cannot be read.
@@ -205,6 +223,8 @@ mod tests {
             compressed_size: 7,
             sha256: "00".repeat(32),
             etag: "abc".into(),
+            variant: 0,
+            source_id: None,
         }
     }
 

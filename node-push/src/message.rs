@@ -259,6 +259,8 @@ mod tests {
             compressed_size: 60,
             sha256: "ab".repeat(32),
             etag: "e".into(),
+            variant: 0,
+            source_id: None,
         }
     }
 

@@ -49,6 +49,8 @@ pub fn objects_from_listing(base: &str, name: &str, objects: &[ObjectMeta]) -> V
                     compressed_size: meta.size,
                     sha256: String::new(),
                     etag: meta.etag.clone(),
+                    variant: 0,
+                    source_id: None,
                 },
             )),
             _ => None,
@@ -125,6 +127,8 @@ mod tests {
                 compressed_size: 1,
                 sha256: String::new(),
                 etag: String::new(),
+                variant: 0,
+                source_id: None,
             };
             let data = entry_data_key(&entry).unwrap_or_else(|| panic!("{base}"));
             assert_eq!(

@@ -143,6 +143,8 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
             compressed_size: uploaded.compressed_bytes,
             sha256: uploaded.sha256,
             etag: uploaded.etag,
+            variant: 0,
+            source_id: None,
         });
     }
 }

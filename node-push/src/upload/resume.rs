@@ -210,6 +210,8 @@ pub(super) async fn already_stored(
         compressed_size: stored.size,
         sha256: computed.sha256,
         etag: stored.etag.clone(),
+        variant: 0,
+        source_id: None,
     }))
 }
 

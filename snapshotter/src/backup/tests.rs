@@ -59,6 +59,8 @@ fn entry(host: &str, name: &str, file: &str) -> ObjectEntry {
         compressed_size: 8,
         sha256: "0".repeat(64),
         etag: "e".into(),
+        variant: 0,
+        source_id: None,
     }
 }
 

@@ -18,6 +18,8 @@ fn entry(key: &str, size: u64) -> ObjectEntry {
         compressed_size: size,
         sha256: "0".repeat(64),
         etag: "e".into(),
+        variant: 0,
+        source_id: None,
     }
 }
 

@@ -15,6 +15,8 @@ fn entry(host: &str, path: &str, sha: &str) -> ObjectEntry {
         compressed_size: 8,
         sha256: sha.into(),
         etag: "e".into(),
+        variant: 0,
+        source_id: None,
     }
 }
 

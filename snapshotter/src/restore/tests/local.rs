@@ -73,6 +73,8 @@ async fn store_file(
         compressed_size: stored.len() as u64,
         sha256: hex::encode(Sha256::digest(&bytes)),
         etag,
+        variant: 0,
+        source_id: None,
     }
 }
 

@@ -15,6 +15,8 @@ fn entry(path: &str) -> ObjectEntry {
         compressed_size: 8,
         sha256: "0".repeat(64),
         etag: "e".into(),
+        variant: 0,
+        source_id: None,
     }
 }
 
