@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod fixture;
 pub mod ports;
 pub mod process;
+pub mod scripted;
 pub mod seaweed;
 pub mod sshd;
 pub mod tree;
