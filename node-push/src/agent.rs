@@ -197,6 +197,7 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
             size: file.size,
             keyspace: file.keyspace,
             table: file.table,
+            variant: 0,
         })
         .collect())
 }
@@ -236,6 +237,7 @@ fn plan_directory(dir: &Path, dest: &Destination) -> anyhow::Result<Vec<UploadIt
             size: meta.len(),
             keyspace: String::new(),
             table: String::new(),
+            variant: 0,
         });
     }
     if items.is_empty() && !dir.is_dir() {

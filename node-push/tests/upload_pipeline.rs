@@ -307,6 +307,7 @@ fn vanished_files_are_skipped_not_fatal() {
         size: 10,
         keyspace: String::new(),
         table: String::new(),
+        variant: 0,
     });
     let reporter = node_push::upload::Reporter::collector();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -29,6 +29,8 @@ pub struct UploadItem {
     pub size: u64,
     pub keyspace: String,
     pub table: String,
+    /// The variant number the key carries (0: the file's own key; see [`crate::layout::variant_key`]).
+    pub variant: u32,
 }
 
 /// How one file's upload ended, short of success.
@@ -84,8 +86,8 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let size = match fs_err::metadata(&item.path) {
-            Ok(meta) => meta.len(),
+        let (size, source_id) = match fs_err::metadata(&item.path) {
+            Ok(meta) => (meta.len(), Some(crate::sstable::source_id(&meta))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(FileError::Vanished(item.path.clone()))
             }
@@ -143,8 +145,8 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
             compressed_size: uploaded.compressed_bytes,
             sha256: uploaded.sha256,
             etag: uploaded.etag,
-            variant: 0,
-            source_id: None,
+            variant: item.variant,
+            source_id,
         });
     }
 }

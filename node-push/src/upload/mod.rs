@@ -22,6 +22,7 @@ macro_rules! log {
 }
 
 mod file;
+pub mod incremental;
 mod parts;
 mod report;
 mod resume;

@@ -210,8 +210,8 @@ pub(super) async fn already_stored(
         compressed_size: stored.size,
         sha256: computed.sha256,
         etag: stored.etag.clone(),
-        variant: 0,
-        source_id: None,
+        variant: item.variant,
+        source_id: crate::sstable::source_id_of(&item.path).ok(),
     }))
 }
 

@@ -1,0 +1,1 @@
+//! Backup streams on a node (in progress).
