@@ -1,6 +1,8 @@
 //! The stack of the end-to-end tests: SeaweedFS with one bucket, a Cassandra ring whose nodes are ssh
 //! hosts, an S3 client to look at what the coordinator stored, and a runner for the coordinator itself.
 
+pub mod workflows;
+
 use anyhow::{bail, Context, Result};
 use node_push::layout;
 use node_push::manifest::{Manifest, ObjectEntry};

@@ -1,0 +1,371 @@
+//! Helpers of the workflow tests (issue 9): one real ring shared by several operator workflows, each in its
+//! own keyspace and under its own `--s3-base-path`, with every coordinator run going through a fault proxy
+//! in front of SeaweedFS. The proxy logs every request, so a test can prove that no request wrote to a
+//! committed object, and inject a fault on the manifest write.
+#![allow(dead_code)] // the other e2e binaries compile this module too
+
+use super::{Run, Stack, BUCKET};
+use anyhow::{bail, ensure, Context, Result};
+use node_push::layout;
+use node_push::manifest::{Manifest, ObjectEntry};
+use node_push::store::s3::{CredentialSource, S3Config, S3Store};
+use node_push::store::{ObjectMeta, ObjectStore};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use testkit::fault_proxy::{Exchange, FaultProxy};
+
+/// No coordinator run of these tests takes nearly this long; one that does is killed and fails.
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// The shared ring, a proxy in front of its store, and a direct S3 view of what was stored.
+pub struct Ring {
+    pub stack: Stack,
+    pub proxy: FaultProxy,
+    store: S3Store,
+    runtime: tokio::runtime::Runtime,
+    node_push: PathBuf,
+    _bin_dir: tempfile::TempDir,
+}
+
+impl Ring {
+    pub fn start() -> Result<Ring> {
+        let stack = Stack::start(3, None)?;
+        let proxy = FaultProxy::start(&stack.weed.endpoint)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let weed = &stack.weed;
+        let store = runtime.block_on(S3Store::connect(S3Config {
+            bucket: BUCKET.to_string(),
+            region: weed.region().to_string(),
+            endpoint: Some(weed.endpoint.clone()),
+            credentials: CredentialSource::Explicit {
+                access_key: weed.access_key().to_string(),
+                secret_key: weed.secret_key().to_string(),
+                session_token: None,
+            },
+            timeout: Duration::from_secs(30),
+        }))?;
+        let bin_dir = tempfile::tempdir()?;
+        let node_push = bin_dir.path().join("node-push");
+        fs_err::copy(testkit::workspace_bin("node-push")?, &node_push)?;
+        Ok(Ring {
+            stack,
+            proxy,
+            store,
+            runtime,
+            node_push,
+            _bin_dir: bin_dir,
+        })
+    }
+
+    pub fn hosts(&self) -> Vec<String> {
+        self.stack.hosts()
+    }
+
+    /// The coordinator with the store reached through the proxy, under base path `base`, then `args`.
+    pub fn coordinator(&self, base: &str, args: &[String]) -> Result<Run> {
+        let weed = &self.stack.weed;
+        let child = Command::new(env!("CARGO_BIN_EXE_cassandra-snapshotter"))
+            .args(["--s3-bucket-name", BUCKET, "--s3-base-path", base])
+            .args(["--s3-endpoint", &self.proxy.endpoint])
+            .args(["--s3-bucket-region", weed.region()])
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .envs(weed.aws_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run cassandra-snapshotter")?;
+        let run = finish(child, RUN_LIMIT)?;
+        eprintln!(
+            "--- cassandra-snapshotter --s3-base-path {base} {} (exit {:?})\n{}",
+            args.join(" "),
+            run.code,
+            run.stderr
+        );
+        Ok(run)
+    }
+
+    /// `--json backup` of every host under `base`, then `extra`.
+    pub fn backup(&self, base: &str, extra: &[&str]) -> Result<Run> {
+        let mut args = vec![
+            "--json".to_string(),
+            "backup".to_string(),
+            format!("--hosts={}", self.hosts().join(",")),
+            format!(
+                "--ssh-config={}",
+                self.stack.nodes.ssh_config_path().display()
+            ),
+            format!("--node-push-binary={}", self.node_push.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        self.coordinator(base, &args)
+    }
+
+    /// A backup that must succeed: its report.
+    pub fn backup_ok(&self, base: &str, extra: &[&str]) -> Result<serde_json::Value> {
+        let run = self.backup(base, extra)?;
+        ensure!(
+            run.success(),
+            "backup {extra:?} under {base} failed: {}",
+            run.stderr
+        );
+        let report = run.json()?;
+        ensure!(report["complete"] == true, "incomplete: {report}");
+        Ok(report)
+    }
+
+    /// `--json restore --keyspace KS` under `base`, then `extra`; it must succeed.
+    pub fn restore_ok(&self, base: &str, keyspace: &str, extra: &[&str]) -> Result<Run> {
+        let mut args = vec![
+            "--json".to_string(),
+            "restore".to_string(),
+            format!("--keyspace={keyspace}"),
+            format!(
+                "--ssh-config={}",
+                self.stack.nodes.ssh_config_path().display()
+            ),
+            format!("--node-push-binary={}", self.node_push.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let run = self.coordinator(base, &args)?;
+        ensure!(
+            run.success(),
+            "restore {extra:?} of {keyspace} under {base} failed: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        Ok(run)
+    }
+
+    /// `verify --snapshot-name NAME` (with `--deep` when asked) under `base`.
+    pub fn verify(&self, base: &str, name: &str, deep: bool) -> Result<Run> {
+        let mut args = vec![
+            "--json".to_string(),
+            "verify".to_string(),
+            format!("--snapshot-name={name}"),
+        ];
+        if deep {
+            args.push("--deep".to_string());
+        }
+        self.coordinator(base, &args)
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        Ok(self.runtime.block_on(self.store.get(key, None))?.to_vec())
+    }
+
+    pub fn manifest(&self, base: &str, name: &str) -> Result<Manifest> {
+        let key = layout::manifest_key(base, name);
+        Ok(Manifest::from_json(&key, &self.get(&key)?)?)
+    }
+
+    /// Every object stored under `prefix`, by key (read directly, not through the proxy).
+    pub fn objects(&self, prefix: &str) -> Result<BTreeMap<String, ObjectMeta>> {
+        let listing = self.runtime.block_on(self.store.list(prefix, None))?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .map(|o| (o.key.clone(), o))
+            .collect())
+    }
+
+    /// The data objects (`.lzo`) stored under backup `name` of `base`.
+    pub fn data_objects(&self, base: &str, name: &str) -> Result<BTreeMap<String, ObjectMeta>> {
+        let mut objects = self.objects(&layout::backup_prefix(base, name))?;
+        objects.retain(|key, _| key.ends_with(".lzo"));
+        Ok(objects)
+    }
+
+    /// Requests the proxy saw since the last [`FaultProxy::clear_requests`].
+    pub fn requests(&self) -> Vec<Exchange> {
+        self.proxy.requests()
+    }
+
+    /// A Thrift CLI script on node 1; its output.
+    pub fn cli(&self, script: &str) -> Result<String> {
+        self.stack.nodes.cassandra.cli(0, script)
+    }
+
+    /// `nodetool flush KS` on every node, waiting for the backups/ links.
+    pub fn flush(&self, keyspace: &str) -> Result<()> {
+        self.stack.flush_all(keyspace)
+    }
+
+    pub fn truncate(&self, keyspace: &str, table: &str) -> Result<()> {
+        self.cli(&format!("use {keyspace};\ntruncate {table};\n"))?;
+        ensure!(
+            self.row_keys(keyspace, table)?.is_empty(),
+            "{keyspace}.{table} still has rows after truncate"
+        );
+        Ok(())
+    }
+
+    /// The row keys of `table` the ring returns through node 1 (Thrift, consistency ONE).
+    pub fn row_keys(&self, keyspace: &str, table: &str) -> Result<BTreeSet<String>> {
+        let out = self.cli(&format!("use {keyspace};\nlist {table} limit 100000;\n"))?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("RowKey: "))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The directory of `keyspace.table` on node `node` (Cassandra 1.2: `<data>/<ks>/<table>`).
+    pub fn table_dir(&self, node: usize, keyspace: &str, table: &str) -> PathBuf {
+        self.stack
+            .nodes
+            .cassandra
+            .data_dir(node)
+            .join(keyspace)
+            .join(table)
+    }
+
+    /// Names of the files in `backups/` of `keyspace.table` on `node`.
+    pub fn backups_files(
+        &self,
+        node: usize,
+        keyspace: &str,
+        table: &str,
+    ) -> Result<BTreeSet<String>> {
+        files_in(&self.table_dir(node, keyspace, table).join("backups"))
+    }
+}
+
+/// Names of the plain files directly in `dir` (none when it does not exist).
+pub fn files_in(dir: &Path) -> Result<BTreeSet<String>> {
+    let mut found = BTreeSet::new();
+    if !dir.is_dir() {
+        return Ok(found);
+    }
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            found.insert(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// A CLI script writing rows `from..to` of `keyspace.table` (`row<i>`, one column `value`).
+pub fn rows_script(keyspace: &str, table: &str, from: usize, to: usize) -> String {
+    let mut script = format!("use {keyspace};\n");
+    for i in from..to {
+        script.push_str(&format!(
+            "set {table}['row{i}']['value'] = 'value {i} of {table}, with some text to make it longer';\n"
+        ));
+    }
+    script
+}
+
+/// `row<from>` .. `row<to - 1>`.
+pub fn expected_rows(from: usize, to: usize) -> BTreeSet<String> {
+    (from..to).map(|i| format!("row{i}")).collect()
+}
+
+/// Asserts two row sets are equal, naming what is missing and what is extra.
+pub fn check_rows(what: &str, got: &BTreeSet<String>, want: &BTreeSet<String>) -> Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    let missing: Vec<&String> = want.difference(got).collect();
+    let extra: Vec<&String> = got.difference(want).collect();
+    bail!(
+        "{what}: {} rows instead of {}; missing {}: {missing:?}; unexpected {}: {extra:?}",
+        got.len(),
+        want.len(),
+        missing.len(),
+        extra.len()
+    )
+}
+
+/// The file name of an entry's source path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The entries of `manifest`'s batch `batch`.
+pub fn batch(manifest: &Manifest, batch: usize) -> Result<&[ObjectEntry]> {
+    Ok(&manifest
+        .batches
+        .get(batch)
+        .with_context(|| {
+            format!(
+                "{} has {} batches, not {}",
+                manifest.name,
+                manifest.batches.len(),
+                batch + 1
+            )
+        })?
+        .objects)
+}
+
+/// Every manifest entry's object is stored with the size and ETag the entry says, and no two entries share
+/// a key.
+pub fn check_stored(ring: &Ring, base: &str, manifest: &Manifest) -> Result<()> {
+    let stored = ring.data_objects(base, &manifest.name)?;
+    let mut keys = BTreeSet::new();
+    for entry in manifest.objects() {
+        ensure!(
+            keys.insert(entry.key.as_str()),
+            "{}: two manifest entries share the key {}",
+            manifest.name,
+            entry.key
+        );
+        let meta = stored
+            .get(&entry.key)
+            .with_context(|| format!("{} is in the manifest but not stored", entry.key))?;
+        ensure!(
+            (meta.size, meta.etag.as_str()) == (entry.compressed_size, entry.etag.as_str()),
+            "{}: stored size {} ETag {}, the manifest says {} {}",
+            entry.key,
+            meta.size,
+            meta.etag,
+            entry.compressed_size,
+            entry.etag
+        );
+    }
+    Ok(())
+}
+
+/// Waits for `child` (stdout and stderr piped) to end; kills it after `limit`.
+fn finish(mut child: std::process::Child, limit: Duration) -> Result<Run> {
+    let pipes: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(child.stdout.take().context("stdout piped")?),
+        Box::new(child.stderr.take().context("stderr piped")?),
+    ];
+    let readers: Vec<_> = pipes
+        .into_iter()
+        .map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the coordinator did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut texts = readers.into_iter().map(|r| r.join().unwrap_or_default());
+    Ok(Run {
+        code: status.code(),
+        stdout: texts.next().unwrap_or_default(),
+        stderr: texts.next().unwrap_or_default(),
+    })
+}
