@@ -3,12 +3,15 @@
 //! A backup is complete when its `manifest.json` parses. A prefix with objects but no manifest (a failed
 //! or running backup) is listed as incomplete, with its objects counted from a listing. Manifests of the
 //! old tool have no object list: their counts are `?` unless `--count-legacy` lists their keys.
+//!
+//! Each complete backup shows its selection: hosts, and keyspaces, table and excluded tables in the
+//! compact form of [`Selection::scope`] (`all`, `shop.orders`, `all except shop.audit`).
 
 use crate::output::human_bytes;
 use crate::store::{self, ManifestRead};
 use anyhow::{Context, Result};
 use node_push::layout::{self, ParsedKey};
-use node_push::manifest::Manifest;
+use node_push::manifest::{Manifest, Selection};
 use node_push::store::{with_retry, ObjectStore, RetryPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -27,6 +30,8 @@ pub struct BackupEntry {
     /// `None`: all keyspaces.
     pub keyspaces: Option<Vec<String>>,
     pub table: String,
+    /// `--exclude-tables` entries of the backup (`table` or `keyspace.table`).
+    pub exclude_tables: Vec<String>,
     /// `None` when unknown (old tool's manifest, not counted).
     pub objects: Option<u64>,
     pub bytes_stored: Option<u64>,
@@ -77,6 +82,7 @@ pub async fn list(
                     hosts,
                     keyspaces: None,
                     table: String::new(),
+                    exclude_tables: Vec::new(),
                     objects: Some(objects),
                     bytes_stored: Some(bytes),
                     legacy: false,
@@ -99,6 +105,7 @@ fn from_manifest(manifest: &Manifest) -> BackupEntry {
         hosts: manifest.hosts.clone(),
         keyspaces: manifest.keyspaces.clone().filter(|k| !k.is_empty()),
         table: manifest.table.clone(),
+        exclude_tables: manifest.exclude_tables.clone(),
         objects: (!legacy).then_some(objects),
         bytes_stored: (!legacy).then_some(stored),
         legacy,
@@ -135,12 +142,13 @@ pub fn table(entries: &[BackupEntry]) -> String {
     let rows: Vec<[String; 7]> = entries
         .iter()
         .map(|e| {
-            let scope = match (&e.keyspaces, e.table.as_str()) {
-                (None, "") => "all".to_string(),
-                (None, t) => format!("*.{t}"),
-                (Some(k), "") => k.join(","),
-                (Some(k), t) => format!("{}.{t}", k.join(",")),
-            };
+            let scope = Selection::new(
+                &e.hosts,
+                e.keyspaces.as_deref(),
+                &e.table,
+                &e.exclude_tables,
+            )
+            .scope();
             [
                 e.name.clone(),
                 if e.complete {

@@ -104,3 +104,55 @@ async fn lists_ours_the_old_tools_and_incomplete_backups_newest_first() {
     assert_eq!(counted[2].objects, Some(1));
     assert_eq!(counted[2].bytes_stored, Some(5));
 }
+
+#[tokio::test]
+async fn shows_each_backups_selection_with_its_exclusions() {
+    let store = MemoryStore::default();
+    let hosts = vec!["n1".to_string(), "n2".to_string()];
+    let mut excluding = Manifest::new(
+        "20240303000000",
+        "c",
+        hosts.clone(),
+        Some(vec!["shop".into(), "users".into()]),
+        "",
+    );
+    excluding.exclude_tables = vec!["shop.audit".into(), "log".into()];
+    let everything_but = {
+        let mut m = Manifest::new("20240302000000", "c", hosts.clone(), None, "");
+        m.exclude_tables = vec!["shop.audit".into()];
+        m
+    };
+    let one_table = Manifest::new(
+        "20240301000000",
+        "c",
+        hosts,
+        Some(vec!["shop".into()]),
+        "orders",
+    );
+    for m in [&excluding, &everything_but, &one_table] {
+        put(&store, &format!("c/{}/manifest.json", m.name), &m.to_json()).await;
+    }
+    let entries = list(&store, "c", false).await.unwrap();
+    assert_eq!(entries[0].exclude_tables, ["shop.audit", "log"]);
+    assert!(entries[2].exclude_tables.is_empty());
+
+    assert_eq!(
+        table(&entries),
+        "\
+NAME            TYPE      COMPLETE  HOSTS  KEYSPACES/TABLE                   OBJECTS  STORED
+20240303000000  snapshot  yes       n1,n2  shop,users except log,shop.audit  0        0 B
+20240302000000  snapshot  yes       n1,n2  all except shop.audit             0        0 B
+20240301000000  snapshot  yes       n1,n2  shop.orders                       0        0 B
+"
+    );
+
+    let json = serde_json::to_value(&entries).unwrap();
+    assert_eq!(
+        json[0]["exclude_tables"],
+        serde_json::json!(["shop.audit", "log"])
+    );
+    assert_eq!(json[1]["keyspaces"], serde_json::Value::Null);
+    assert_eq!(json[1]["exclude_tables"], serde_json::json!(["shop.audit"]));
+    assert_eq!(json[2]["table"], "orders");
+    assert_eq!(json[2]["exclude_tables"], serde_json::json!([]));
+}

@@ -1,18 +1,25 @@
-//! What a purge removes, decided from a listing alone (pure, so the rules are tested without a store):
+//! What a purge removes, decided from a listing alone (pure, so the rules are tested without a store).
 //!
-//! - complete backups (readable manifest) beyond `--keep-last N`, or whose last activity (the newest of
-//!   the name's time and the last batch's completion) is older than `--older-than`; never the newest
-//!   complete backup;
-//! - incomplete backups (a prefix without manifest) whose name, i.e. start time, is older than
-//!   `--abandoned-after` (default a day): younger ones may still be uploading and are only listed;
-//! - multipart uploads initiated longer ago than `--abandoned-after`.
+//! Retention is per selection ([`Selection`]: hosts, keyspaces, table, excluded tables). Complete backups
+//! (readable manifest) are grouped by selection, newest first, and:
 //!
-//! A backup whose manifest exists but cannot be read (a newer tool's format, say) is never removed.
+//! - the newest complete backup of every selection is kept, whatever the rule, unless it is named with
+//!   `--remove`: an ad-hoc one-table backup never makes the last whole-cluster backup eligible;
+//! - `--keep-last N` keeps the N newest of each selection and removes the older ones;
+//! - `--older-than D` removes those whose last activity (the newest of the name's time and the last
+//!   batch's completion) is older than D;
+//! - a backup named with `--remove` is removed, complete or not.
+//!
+//! Incomplete backups (a prefix without manifest) whose name, i.e. start time, is older than
+//! `--abandoned-after` (default a day) are removed; younger ones may still be uploading and are only
+//! listed. Multipart uploads initiated longer ago than `--abandoned-after` are aborted. A backup whose
+//! manifest exists but cannot be read is never removed by a rule.
 
 use chrono::{DateTime, Duration, Utc};
-use node_push::manifest::Manifest;
+use node_push::manifest::{Manifest, Selection};
 use node_push::store::PendingUpload;
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The rule for complete backups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,12 +28,33 @@ pub enum Retention {
     OlderThan(Duration),
 }
 
+/// Everything that decides a plan besides what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `None` when only `--remove` names backups.
+    pub retention: Option<Retention>,
+    /// Backups named with `--remove`.
+    pub named: BTreeSet<String>,
+    pub abandoned_after: Duration,
+}
+
 /// A backup under the base path, as found.
 #[derive(Debug, Clone)]
 pub enum Found {
     Complete(Box<Manifest>),
-    Incomplete,
+    /// No manifest; the run record (`manifest.json.partial`) when one parses.
+    Incomplete(Option<Box<Manifest>>),
     Unreadable(String),
+}
+
+impl Found {
+    /// The manifest, or the run record of an incomplete backup.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match self {
+            Found::Complete(m) | Found::Incomplete(Some(m)) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 /// One backup and what happens to it.
@@ -36,6 +64,9 @@ pub struct Decision {
     pub complete: bool,
     pub delete: bool,
     pub reason: String,
+    /// What it covers; for an incomplete backup, from its run record when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
 }
 
 /// Everything a purge will do.
@@ -65,59 +96,71 @@ fn last_activity(name_time: DateTime<Utc>, manifest: &Manifest) -> DateTime<Utc>
         .unwrap_or(name_time)
 }
 
-/// Decide for `backups` (name time and what was found, newest first) and `uploads`.
+/// The decision for a complete backup that is the `rank`-th newest (1 = newest) of its selection.
+fn complete(
+    rank: usize,
+    time: DateTime<Utc>,
+    manifest: &Manifest,
+    retention: Option<Retention>,
+    now: DateTime<Utc>,
+) -> (bool, String) {
+    if rank == 1 {
+        return (
+            false,
+            "the newest complete backup of its selection".to_string(),
+        );
+    }
+    match retention {
+        None => (false, "not named with --remove".to_string()),
+        Some(Retention::KeepLast(n)) if rank <= n => {
+            (false, format!("one of the last {n} of its selection"))
+        }
+        Some(Retention::KeepLast(n)) => (true, format!("beyond the last {n} of its selection")),
+        Some(Retention::OlderThan(age)) => {
+            let last = last_activity(time, manifest);
+            (last < now - age, format!("last written {last}"))
+        }
+    }
+}
+
+/// Decide for `backups` (name, name time and what was found, newest first) and `uploads`.
 pub fn plan(
     backups: &[(String, DateTime<Utc>, Found)],
     uploads: &[PendingUpload],
-    retention: Retention,
-    abandoned_after: Duration,
+    policy: &Policy,
     now: DateTime<Utc>,
 ) -> PurgePlan {
     let mut plan = PurgePlan::default();
-    let abandoned_before = now - abandoned_after;
-    let mut complete_seen = 0usize;
+    let abandoned_before = now - policy.abandoned_after;
+    let mut seen: BTreeMap<Selection, usize> = BTreeMap::new();
     for (name, time, found) in backups {
-        let decision = |delete: bool, complete: bool, reason: String| Decision {
-            name: name.clone(),
-            complete,
-            delete,
-            reason,
-        };
-        plan.backups.push(match found {
+        let selection = found.manifest().map(Manifest::selection);
+        let named = policy.named.contains(name);
+        let (delete, reason) = match found {
+            Found::Complete(_) if named => (true, "named with --remove".to_string()),
             Found::Complete(manifest) => {
-                complete_seen += 1;
-                if complete_seen == 1 {
-                    decision(false, true, "the newest complete backup".into())
-                } else {
-                    match retention {
-                        Retention::KeepLast(n) if complete_seen <= n => {
-                            decision(false, true, format!("one of the last {n}"))
-                        }
-                        Retention::KeepLast(n) => {
-                            decision(true, true, format!("beyond the last {n}"))
-                        }
-                        Retention::OlderThan(age) => {
-                            let last = last_activity(*time, manifest);
-                            if last < now - age {
-                                decision(true, true, format!("last written {last}"))
-                            } else {
-                                decision(false, true, format!("last written {last}"))
-                            }
-                        }
-                    }
-                }
+                // Named backups do not count: the newest one left of a selection stays protected.
+                let rank = seen.entry(manifest.selection()).or_default();
+                *rank += 1;
+                complete(*rank, *time, manifest, policy.retention, now)
             }
-            Found::Incomplete if *time < abandoned_before => decision(
+            _ if named => (true, "named with --remove".to_string()),
+            Found::Incomplete(_) if *time < abandoned_before => (
                 true,
-                false,
                 "incomplete (no manifest), started before the abandon threshold".into(),
             ),
-            Found::Incomplete => decision(
-                false,
+            Found::Incomplete(_) => (
                 false,
                 "incomplete (no manifest) but recent: it may still be running".into(),
             ),
-            Found::Unreadable(why) => decision(false, false, format!("manifest unreadable: {why}")),
+            Found::Unreadable(why) => (false, format!("manifest unreadable: {why}")),
+        };
+        plan.backups.push(Decision {
+            name: name.clone(),
+            complete: matches!(found, Found::Complete(_)),
+            delete,
+            reason,
+            selection,
         });
     }
     for upload in uploads {
@@ -137,140 +180,4 @@ pub fn plan(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use node_push::manifest::{Batch, BatchKind};
-
-    fn time(name: &str) -> DateTime<Utc> {
-        name.parse::<node_push::layout::BackupName>()
-            .unwrap()
-            .time()
-    }
-
-    fn complete(name: &str, last: Option<&str>) -> (String, DateTime<Utc>, Found) {
-        let mut m = Manifest::new(name, "b", vec!["h".into()], None, "");
-        let t = time(name);
-        m.batches.push(Batch {
-            kind: BatchKind::Snapshot,
-            started_at: t,
-            completed_at: t,
-            objects: vec![],
-        });
-        if let Some(last) = last {
-            m.batches.push(Batch {
-                kind: BatchKind::Incremental,
-                started_at: time(last),
-                completed_at: time(last),
-                objects: vec![],
-            });
-        }
-        (name.to_string(), t, Found::Complete(Box::new(m)))
-    }
-
-    fn deleted(plan: &PurgePlan) -> Vec<&str> {
-        plan.backups
-            .iter()
-            .filter(|d| d.delete)
-            .map(|d| d.name.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn keeps_the_last_n_and_never_the_newest_complete() {
-        let now = time("20240201000000");
-        let backups = vec![
-            (
-                "20240131230000".to_string(),
-                time("20240131230000"),
-                Found::Incomplete,
-            ),
-            complete("20240130000000", None),
-            (
-                "20240129000000".into(),
-                time("20240129000000"),
-                Found::Unreadable("v9".into()),
-            ),
-            complete("20240120000000", None),
-            (
-                "20240110000000".into(),
-                time("20240110000000"),
-                Found::Incomplete,
-            ),
-            complete("20240101000000", None),
-        ];
-        let plan_n = |n| {
-            plan(
-                &backups,
-                &[],
-                Retention::KeepLast(n),
-                Duration::days(1),
-                now,
-            )
-        };
-        assert_eq!(
-            deleted(&plan_n(1)),
-            ["20240120000000", "20240110000000", "20240101000000"]
-        );
-        assert_eq!(deleted(&plan_n(2)), ["20240110000000", "20240101000000"]);
-        // Everything is older than a day, but the newest complete backup stays.
-        let old = plan(
-            &backups,
-            &[],
-            Retention::OlderThan(Duration::hours(1)),
-            Duration::days(1),
-            now,
-        );
-        assert_eq!(
-            deleted(&old),
-            ["20240120000000", "20240110000000", "20240101000000"]
-        );
-        assert!(
-            !old.backups[0].delete,
-            "a recent incomplete backup may be running"
-        );
-    }
-
-    #[test]
-    fn age_counts_from_the_last_incremental_and_uploads_from_their_start() {
-        let now = time("20240201000000");
-        let backups = vec![
-            complete("20240130000000", None),
-            complete("20240101000000", Some("20240131000000")),
-            complete("20231201000000", None),
-        ];
-        let p = plan(
-            &backups,
-            &[],
-            Retention::OlderThan(Duration::days(7)),
-            Duration::days(1),
-            now,
-        );
-        assert_eq!(deleted(&p), ["20231201000000"]);
-        let uploads = vec![
-            PendingUpload {
-                key: "b/x".into(),
-                upload_id: "1".into(),
-                initiated: Some("2024-01-30T00:00:00Z".into()),
-            },
-            PendingUpload {
-                key: "b/y".into(),
-                upload_id: "2".into(),
-                initiated: Some("2024-01-31T23:00:00.000Z".into()),
-            },
-            PendingUpload {
-                key: "b/z".into(),
-                upload_id: "3".into(),
-                initiated: None,
-            },
-        ];
-        let p = plan(
-            &[],
-            &uploads,
-            Retention::KeepLast(1),
-            Duration::days(1),
-            now,
-        );
-        let aborted: Vec<bool> = p.abort_uploads.iter().map(|u| u.abort).collect();
-        assert_eq!(aborted, [true, false, false]);
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use crate::memstore::MemoryStore;
 use crate::settings::{OutputMode, Verbosity};
 use async_trait::async_trait;
 use bytes::Bytes;
-use node_push::manifest::{Batch, BatchKind, Manifest};
+use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
 use node_push::store::local::LocalStore;
 use node_push::store::{
     CompletedPart, Listing, ObjectMeta, PendingUpload, PutOptions, StoreError, StoreResult,
@@ -88,40 +88,80 @@ async fn put(store: &dyn ObjectStore, key: &str) {
         .unwrap();
 }
 
-/// A complete backup `name` with two data objects and a ring.
-async fn complete_backup(store: &dyn ObjectStore, name: &str) {
-    for file in ["ks-t-ia-1-Data.db", "ks-t-ia-1-Index.db"] {
-        put(
-            store,
-            &format!("b/{name}/h1/d/ks/t/snapshots/{name}/{file}.lzo"),
-        )
-        .await;
+/// A data object entry for `key`.
+fn entry(key: &str) -> ObjectEntry {
+    ObjectEntry {
+        key: key.to_string(),
+        host: "h1".into(),
+        source_path: "/d/ks/t/f".into(),
+        keyspace: "ks".into(),
+        table: "t".into(),
+        size: 1,
+        compressed_size: 1,
+        sha256: "0".repeat(64),
+        etag: "e".into(),
+        variant: 0,
+        source_id: None,
     }
-    put(store, &format!("b/{name}/ring")).await;
-    let mut m = Manifest::new(name, "b", vec!["h1".into()], None, "");
-    let t = name.parse::<layout::BackupName>().unwrap().time();
-    m.batches.push(Batch {
-        kind: BatchKind::Snapshot,
-        started_at: t,
-        completed_at: t,
-        objects: vec![],
-    });
+}
+
+async fn write_manifest(store: &dyn ObjectStore, manifest: &Manifest) {
     store
         .put_object(
-            &layout::manifest_key("b", name),
-            Bytes::from(m.to_json()),
+            &layout::manifest_key("b", &manifest.name),
+            Bytes::from(manifest.to_json()),
             &PutOptions::default(),
         )
         .await
         .unwrap();
 }
 
-fn keep_last(n: usize, dry_run: bool) -> PurgeOptions {
+/// A complete backup `name` of `keyspaces` and `table` on h1: two data objects (listed by its manifest)
+/// and a ring.
+async fn backup_of(
+    store: &dyn ObjectStore,
+    name: &str,
+    keyspaces: Option<&[&str]>,
+    table: &str,
+) -> Manifest {
+    let mut objects = Vec::new();
+    for file in ["ks-t-ia-1-Data.db", "ks-t-ia-1-Index.db"] {
+        let key = format!("b/{name}/h1/d/ks/t/snapshots/{name}/{file}.lzo");
+        put(store, &key).await;
+        objects.push(entry(&key));
+    }
+    put(store, &format!("b/{name}/ring")).await;
+    let keyspaces = keyspaces.map(|k| k.iter().map(|s| s.to_string()).collect());
+    let mut m = Manifest::new(name, "b", vec!["h1".into()], keyspaces, table);
+    let t = name.parse::<layout::BackupName>().unwrap().time();
+    m.batches.push(Batch {
+        kind: BatchKind::Snapshot,
+        started_at: t,
+        completed_at: t,
+        objects,
+    });
+    write_manifest(store, &m).await;
+    m
+}
+
+/// A complete backup `name` of everything on h1.
+async fn complete_backup(store: &dyn ObjectStore, name: &str) {
+    backup_of(store, name, None, "").await;
+}
+
+fn options(retention: Option<Retention>, named: &[&str], dry_run: bool) -> PurgeOptions {
     PurgeOptions {
-        retention: Retention::KeepLast(n),
-        abandoned_after: chrono::Duration::days(1),
+        policy: Policy {
+            retention,
+            named: named.iter().map(|s| s.to_string()).collect(),
+            abandoned_after: chrono::Duration::days(1),
+        },
         dry_run,
     }
+}
+
+fn keep_last(n: usize, dry_run: bool) -> PurgeOptions {
+    options(Some(Retention::KeepLast(n)), &[], dry_run)
 }
 
 async fn keys(store: &dyn ObjectStore) -> Vec<String> {
@@ -242,13 +282,13 @@ async fn aborts_abandoned_multipart_uploads() {
         "a fresh upload may belong to a running backup"
     );
     assert_eq!(store.list_multipart_uploads("b/").await.unwrap().len(), 1);
-    let options = PurgeOptions {
-        abandoned_after: chrono::Duration::zero(),
-        ..keep_last(1, false)
-    };
+    let mut options = keep_last(1, false);
+    options.policy.abandoned_after = chrono::Duration::zero();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let done = purge(&store, "b", &options, &output()).await.unwrap();
     assert_eq!(done.uploads_aborted, 1, "{}", done.table());
     assert!(store.list_multipart_uploads("b/").await.unwrap().is_empty());
     assert!(done.plan.abort_uploads[0].upload_id == id);
 }
+
+mod scopes;
