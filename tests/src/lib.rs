@@ -8,6 +8,7 @@
 pub mod cassandra;
 pub mod fault_proxy;
 pub mod fixture;
+pub mod model;
 pub mod ports;
 pub mod process;
 pub mod scripted;
