@@ -64,7 +64,8 @@ pub async fn upload(
     } else {
         NodeInput::default()
     };
-    let stdin_watch = session::stdin_is_a_pipe();
+    // Only the coordinator asks: a standalone run's stdin (cron's pipe at end of file) means nothing.
+    let stdin_watch = args.watch_stdin;
     let access = StoreAccess {
         dest: &args.dest,
         endpoint: args.endpoint.as_deref(),

@@ -140,6 +140,13 @@ pub struct UploadArgs {
     /// lzop checksum written for every block.
     #[arg(long, value_enum, default_value_t = ChecksumArg::Adler32)]
     pub checksum: ChecksumArg,
+    /// Stop (exit 3) when stdin ends, and take each further stdin line as fresh credentials: for the
+    /// coordinator, whose SSH connection is the stdin. Standalone runs (cron, systemd) leave it off.
+    #[arg(long)]
+    pub watch_stdin: bool,
+    /// Write Prometheus metrics (node_exporter textfile format) to this file after the run.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl UploadArgs {
@@ -169,6 +176,8 @@ impl UploadArgs {
             threads: None,
             rate_limit: 0,
             checksum: ChecksumArg::Adler32,
+            watch_stdin: false,
+            metrics_file: None,
         }
     }
 
@@ -249,6 +258,12 @@ impl UploadArgs {
             if set {
                 argv.push(format!("--{flag}"));
             }
+        }
+        if self.watch_stdin {
+            argv.push("--watch-stdin".into());
+        }
+        if let Some(file) = &self.metrics_file {
+            argv.extend(["--metrics-file".into(), file.display().to_string()]);
         }
         argv
     }
@@ -348,6 +363,10 @@ pub struct RestoreArgs {
     /// Keep restoring the other files of a table after one of its files failed.
     #[arg(long)]
     pub keep_going: bool,
+    /// Stop (exit 3) when stdin ends, and take each further stdin line as fresh credentials: for the
+    /// coordinator, whose SSH connection is the stdin.
+    #[arg(long)]
+    pub watch_stdin: bool,
 }
 
 impl RestoreArgs {
@@ -375,6 +394,7 @@ impl RestoreArgs {
             chunk_size_mib: 8,
             rate_limit: 0,
             keep_going: false,
+            watch_stdin: false,
         }
     }
 
@@ -439,6 +459,9 @@ impl RestoreArgs {
                 argv.push(format!("--{flag}"));
             }
         }
+        if self.watch_stdin {
+            argv.push("--watch-stdin".into());
+        }
         argv
     }
 }
@@ -480,6 +503,8 @@ mod tests {
         args.rate_limit = 1024;
         args.checksum = ChecksumArg::Crc32;
         args.credentials_stdin = true;
+        args.watch_stdin = true;
+        args.metrics_file = Some("/var/lib/node_exporter/node-push.prom".into());
         assert_eq!(parse(&args.to_argv()), args);
     }
 
@@ -518,6 +543,7 @@ mod tests {
         args.chunk_size_mib = 16;
         args.rate_limit = 512;
         args.keep_going = true;
+        args.watch_stdin = true;
         assert_eq!(parse_restore(&args.to_argv()), args);
 
         let mut by_hand = RestoreArgs::plan_stdin("file:///mnt/store".parse().unwrap());

@@ -6,7 +6,9 @@ use clap::Parser;
 use node_push::agent::{self, Outcome};
 use node_push::cli::{Cli, Command};
 use node_push::message::Message;
+use node_push::metrics::UploadJob;
 use node_push::restore;
+use node_push::session;
 use node_push::upload::Reporter;
 use std::sync::Arc;
 
@@ -29,6 +31,9 @@ fn main() {
     let code = match cli.command {
         Command::Hello => 0,
         Command::Restore(args) => {
+            if args.watch_stdin {
+                session::request_stdin_watch();
+            }
             let events: restore::Events = {
                 let reporter = reporter.clone();
                 Arc::new(move |message| reporter.emit(message))
@@ -48,18 +53,40 @@ fn main() {
             }
         }
         Command::Upload(args) => {
-            match runtime().block_on(agent::upload(*args, reporter.clone(), cli.verbose)) {
-                Ok((outcome, summary)) => {
-                    if summary.files_failed > 0 {
-                        eprintln!(
-                            "node-push: {} of {} files failed",
-                            summary.files_failed, summary.files_total
-                        );
+            let metrics = args
+                .metrics_file
+                .clone()
+                .map(|path| (path, UploadJob::of(&args)));
+            let started = std::time::Instant::now();
+            let (code, summary) =
+                match runtime().block_on(agent::upload(*args, reporter.clone(), cli.verbose)) {
+                    Ok((outcome, summary)) => {
+                        if summary.files_failed > 0 {
+                            eprintln!(
+                                "node-push: {} of {} files failed",
+                                summary.files_failed, summary.files_total
+                            );
+                        }
+                        reporter.emit(Message::Summary(summary.clone()));
+                        (outcome.exit_code(), Some(summary))
                     }
-                    reporter.emit(Message::Summary(summary));
-                    outcome.exit_code()
+                    Err(error) => (fatal(&reporter, error), None),
+                };
+            match metrics {
+                Some((path, job)) => {
+                    let run = job.metrics(summary.as_ref(), code == 0, started.elapsed());
+                    match run.write(&path) {
+                        Ok(()) => code,
+                        Err(error) => {
+                            eprintln!(
+                                "node-push: cannot write the metrics file {}: {error}",
+                                path.display()
+                            );
+                            code.max(1)
+                        }
+                    }
                 }
-                Err(error) => fatal(&reporter, error),
+                None => code,
             }
         }
     };

@@ -1,15 +1,22 @@
 //! What every node-push command does around its real work: read the coordinator's JSON lines from stdin
 //! (credentials first), watch stdin so that a dropped SSH connection stops the run, and open the store.
 //!
+//! Stdin is watched only when the coordinator asks for it (`--watch-stdin`): a standalone run (cron hands
+//! its jobs a pipe already at end of file; systemd, `nohup` and CI runners give `/dev/null` or nothing)
+//! must never take the end of its stdin for a dropped coordinator. While watched, every further line is a
+//! [`NodeInput`] with fresh credentials (temporary ones expire during long runs); the store swaps them in
+//! for its next requests.
+//!
 //! Credentials only ever arrive here, on stdin or from the standard AWS sources; errors never echo a line
 //! read from stdin, since it may hold the secret key.
 
 use crate::message::NodeInput;
 use crate::store::local::LocalStore;
-use crate::store::s3::{CredentialSource, S3Config, S3Store};
+use crate::store::s3::{publish_keys, CredentialSource, Keys, S3Config, S3Store};
 use crate::store::{Destination, ObjectStore};
 use anyhow::{bail, Context as _};
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -55,25 +62,33 @@ pub async fn open_store(
     }
 }
 
-/// Stdin is watched only when it is a pipe or socket (SSH, the coordinator), not a terminal or /dev/null
-/// (by hand, cron, systemd), where an immediate end of file means nothing.
+/// Set once by `main` when the coordinator passed `--watch-stdin`.
+static WATCH_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Records that the coordinator asked for its stdin to be watched (`--watch-stdin`).
+pub fn request_stdin_watch() {
+    WATCH_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether to watch stdin: only when the coordinator asked for it (see [`request_stdin_watch`]), whatever
+/// stdin is. A standalone run's stdin (cron's pipe at end of file, `/dev/null`, a closed descriptor, a
+/// terminal) never stops it. The name is historical: stdin used to be watched whenever it was a pipe.
 pub fn stdin_is_a_pipe() -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    fs_err::metadata("/dev/stdin")
-        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
-        .unwrap_or(false)
+    WATCH_REQUESTED.load(Ordering::SeqCst)
 }
 
 /// Sets `cancel` when stdin reaches end of file: the coordinator is gone and nobody would see the result.
+/// Lines before that are fresh credentials from the coordinator, handed to the store.
 /// `what` names the run in the log line ("upload", "restore").
 pub fn watch_stdin(cancel: watch::Sender<bool>, what: &'static str) {
     std::thread::Builder::new()
         .name("stdin-watch".into())
         .spawn(move || {
-            let mut sink = String::new();
+            let mut line = String::new();
             let mut stdin = std::io::stdin().lock();
-            while matches!(stdin.read_line(&mut sink), Ok(n) if n > 0) {
-                sink.clear();
+            while matches!(stdin.read_line(&mut line), Ok(n) if n > 0) {
+                take_credentials_line(&line);
+                line.clear();
             }
             let _ = cancel.send(true);
             // stderr usually went with the connection: eprintln! would panic here, before the run stops.
@@ -83,6 +98,35 @@ pub fn watch_stdin(cancel: watch::Sender<bool>, what: &'static str) {
             );
         })
         .expect("can start a thread");
+}
+
+/// A credentials line sent during the run: its keys replace the current ones for the next requests.
+/// Blank lines are ignored; a bad line is named by its position only (it may hold a secret).
+fn take_credentials_line(line: &str) {
+    if line.trim().is_empty() {
+        return;
+    }
+    match serde_json::from_str::<NodeInput>(line.trim()) {
+        Ok(NodeInput {
+            aws_access_key_id: Some(access_key),
+            aws_secret_access_key: Some(secret_key),
+            aws_session_token,
+            ..
+        }) if !access_key.is_empty() && !secret_key.is_empty() => publish_keys(Keys {
+            access_key,
+            secret_key,
+            session_token: aws_session_token,
+            expires: None,
+        }),
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "node-push: ignored a credentials line on stdin ({})",
+                category(&e)
+            );
+        }
+    }
 }
 
 /// Reads one line of JSON; the error never echoes the line (it may hold the secret key).

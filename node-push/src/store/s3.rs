@@ -16,11 +16,16 @@
 mod credentials;
 mod download;
 mod errors;
+mod fresh;
 mod listing;
 mod signed;
 
-pub use credentials::CredentialSource;
+pub use credentials::{
+    publish_keys, renew_at, resolve as resolve_credentials, subscribe_keys, CredentialSource, Keys,
+    Resolved, NOTHING_FOUND,
+};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -69,7 +74,9 @@ impl std::fmt::Debug for S3Config {
 
 /// An S3 bucket. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct S3Store {
-    bucket: Box<Bucket>,
+    /// Renews temporary keys before they expire (see `fresh.rs`).
+    bucket: fresh::FreshBucket,
+    name: String,
     region: String,
     endpoint: Option<String>,
     timeout: Duration,
@@ -80,7 +87,7 @@ pub struct S3Store {
 impl std::fmt::Debug for S3Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Store")
-            .field("bucket", &self.bucket.name)
+            .field("bucket", &self.name)
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
@@ -140,7 +147,8 @@ impl S3Store {
             ));
         }
         let region = region_of(&cfg)?;
-        let credentials = credentials::load(&cfg.credentials).await?;
+        let resolved = credentials::resolve(&cfg.credentials).await?;
+        let credentials = resolved.keys.to_rust_s3()?;
         let path_style = cfg.endpoint.is_some() || cfg.bucket.contains('.');
         let build = || -> Result<Box<Bucket>, s3::error::S3Error> {
             let mut bucket = Bucket::new(&cfg.bucket, region, credentials)?;
@@ -154,7 +162,8 @@ impl S3Store {
         // Retries are ours (with backoff and jitter, and only for what is worth retrying).
         s3::set_retries(0);
         let store = S3Store {
-            bucket,
+            name: bucket.name.clone(),
+            bucket: fresh::FreshBucket::new(*bucket, resolved.keys, cfg.credentials.clone()),
             region: cfg.region.clone(),
             endpoint: cfg.endpoint.clone(),
             timeout: cfg.timeout,
@@ -171,25 +180,31 @@ impl S3Store {
         self
     }
 
+    /// The rust-s3 bucket, with keys valid for the next request.
+    async fn bucket(&self) -> StoreResult<Arc<Bucket>> {
+        self.bucket.get().await
+    }
+
     /// The bucket name.
     pub fn bucket_name(&self) -> &str {
-        &self.bucket.name
+        &self.name
     }
 
     fn context<'a>(&'a self, op: &'static str, key: &'a str) -> RequestContext<'a> {
         RequestContext {
             op,
             key,
-            bucket: &self.bucket.name,
+            bucket: &self.name,
             region: &self.region,
         }
     }
 
     /// Lists at most one key: fails if the bucket is missing, in another region, or not ours to read.
     async fn check_bucket(&self) -> StoreResult<()> {
-        let name = format!("s3://{}", self.bucket.name);
+        let name = format!("s3://{}", self.name);
         let ctx = self.context("connect", &name);
-        self.bucket
+        self.bucket()
+            .await?
             .list_page(String::new(), None, None, None, Some(1))
             .await
             .map(|_| ())
@@ -255,8 +270,8 @@ struct CompleteResult {
 impl ObjectStore for S3Store {
     fn describe(&self) -> String {
         match &self.endpoint {
-            Some(endpoint) => format!("s3://{} at {endpoint}", self.bucket.name),
-            None => format!("s3://{}", self.bucket.name),
+            Some(endpoint) => format!("s3://{} at {endpoint}", self.name),
+            None => format!("s3://{}", self.name),
         }
     }
 
@@ -277,7 +292,7 @@ impl ObjectStore for S3Store {
             body,
             md5: Some(md5),
         };
-        let response = signed::send(&self.bucket, request, ctx).await?;
+        let response = signed::send(&*self.bucket().await?, request, ctx).await?;
         signed::etag_of(&response, &ctx)
     }
 
@@ -297,7 +312,7 @@ impl ObjectStore for S3Store {
             md5: None,
             time_limit: TimeLimit::Total(self.timeout),
         };
-        let response = signed::send(&self.bucket, request, ctx).await?;
+        let response = signed::send(&*self.bucket().await?, request, ctx).await?;
         let body = response
             .text()
             .await
@@ -330,7 +345,7 @@ impl ObjectStore for S3Store {
             body,
             md5: Some(md5),
         };
-        let response = signed::send(&self.bucket, request, ctx).await?;
+        let response = signed::send(&*self.bucket().await?, request, ctx).await?;
         signed::etag_of(&response, &ctx)
     }
 
@@ -349,7 +364,8 @@ impl ObjectStore for S3Store {
             })
             .collect();
         let response = self
-            .bucket
+            .bucket()
+            .await?
             .complete_multipart_upload(key, upload_id, parts)
             .await
             .map_err(|e| ctx.classify_s3(e))?;
@@ -369,7 +385,7 @@ impl ObjectStore for S3Store {
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> StoreResult<()> {
         let ctx = self.context("abort_multipart", key);
-        match self.bucket.abort_upload(key, upload_id).await {
+        match self.bucket().await?.abort_upload(key, upload_id).await {
             Ok(()) => Ok(()),
             Err(err) => match ctx.classify_s3(err) {
                 StoreError::NotFound { .. } => Ok(()),
@@ -380,7 +396,7 @@ impl ObjectStore for S3Store {
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let ctx = self.context("head", key);
-        match self.bucket.head_object(key).await {
+        match self.bucket().await?.head_object(key).await {
             Ok((head, _status)) => Ok(Some(ObjectMeta {
                 key: key.to_string(),
                 size: head.content_length.unwrap_or(0).max(0) as u64,
@@ -420,7 +436,7 @@ impl ObjectStore for S3Store {
             md5: None,
             time_limit: TimeLimit::UntilHeaders(self.timeout),
         };
-        let response = signed::send(&self.bucket, request, ctx).await?;
+        let response = signed::send(&*self.bucket().await?, request, ctx).await?;
         let download = download::read_body(response, self.timeout, &ctx).await?;
         match range {
             None => Ok(download.body),
@@ -434,7 +450,7 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let ctx = self.context("delete", key);
-        match self.bucket.delete_object(key).await {
+        match self.bucket().await?.delete_object(key).await {
             Ok(_) => Ok(()),
             Err(err) => match ctx.classify_s3(err) {
                 StoreError::NotFound { .. } => Ok(()),

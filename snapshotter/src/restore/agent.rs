@@ -20,7 +20,12 @@ const STDERR_TAIL: usize = 20;
 
 /// `[sudo -n --] PATH restore ARGS...`, every word quoted.
 pub fn command(privilege: Privilege, path: &str, args: &NodePushRestoreArgs) -> RemoteCommand {
-    let argv = args.to_argv();
+    // The SSH connection is node-push's stdin: its end stops the restore, and fresh keys come that way.
+    let argv = NodePushRestoreArgs {
+        watch_stdin: true,
+        ..args.clone()
+    }
+    .to_argv();
     RemoteCommand::new(shell::join(
         privilege
             .prefix()
@@ -107,6 +112,7 @@ pub async fn run(
         let _ = pipe.flush().await;
     }
     drop(lines);
+    let stdin = tokio::sync::Mutex::new(stdin);
 
     let mut result = AgentRun::default();
     let stdout_done = async {
@@ -116,7 +122,7 @@ pub async fn run(
                 Ok(Some(message)) => {
                     if handle(&host, message, &mut result, output) {
                         // node-push is done: closing its stdin lets it exit.
-                        stdin = None;
+                        *stdin.lock().await = None;
                     }
                 }
                 Ok(None) => output.verbose(format!("{host}: {text}")),
@@ -126,7 +132,7 @@ pub async fn run(
                 }
             }
         }
-        drop(stdin.take());
+        drop(stdin.lock().await.take());
     };
     let stderr_done = async {
         let mut tail = VecDeque::new();
@@ -140,7 +146,10 @@ pub async fn run(
         }
         tail
     };
-    let ((), tail) = tokio::join!(stdout_done, stderr_done);
+    let ((), tail) = tokio::select! {
+        done = async { tokio::join!(stdout_done, stderr_done) } => done,
+        never = crate::stages::upload::forward_fresh_keys(&stdin, input) => match never {},
+    };
     result.stderr_tail = tail.into_iter().collect();
     result.exit_code = exit.await.ok().flatten();
     Ok(result)

@@ -1,15 +1,25 @@
-//! AWS credentials for the coordinator and the nodes, resolved once on the laptop.
+//! AWS credentials for the coordinator and the nodes, resolved once on the laptop by the same chain
+//! node-push uses (`node_push::store::s3::resolve_credentials`).
 //!
-//! Order: `--aws-access-key-id`/`--aws-secret-access-key`, then `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
-//! (with `AWS_SESSION_TOKEN`), then the profile (`--aws-profile`, `$AWS_PROFILE`, or `default` when the
-//! credentials file has it), else nothing: the coordinator and each node then use their own chain (an
-//! instance role). Resolved keys reach the nodes as one [`NodeInput`] line on node-push's stdin.
+//! Order: `--aws-access-key-id` (secret from `--aws-secret-access-key` or `AWS_SECRET_ACCESS_KEY`), else
+//! `--aws-profile` / `$AWS_PROFILE` (static keys, AssumeRole, web identity, `credential_process`, SSO), else
+//! the chain without the instance role: the environment, the `default` profile, web identity
+//! (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`), container credentials. When none of these has keys,
+//! the coordinator and each node use their own chain (an instance role).
+//!
+//! Resolved keys reach the nodes as a [`NodeInput`] line on node-push's stdin. Temporary keys are renewed
+//! before they expire by a task started here; each new set is published
+//! (`node_push::store::s3::publish_keys`), which the coordinator's own store picks up and the upload
+//! stage forwards to every node-push as one more stdin line.
 
 use crate::cli::GlobalArgs;
 use crate::secret::Secret;
 use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
 use node_push::message::NodeInput;
-use std::path::PathBuf;
+use node_push::store::s3::{
+    publish_keys, renew_at, resolve_credentials, CredentialSource, Keys, NOTHING_FOUND,
+};
 
 /// Resolved credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +29,11 @@ pub enum Credentials {
         access_key_id: String,
         secret_access_key: Secret,
         session_token: Option<Secret>,
-        /// Where they came from, for messages (`--aws-access-key-id`, `environment`, `profile backup`).
+        /// Where they came from, for messages (`--aws-access-key-id`, `environment`, `profile backup
+        /// (AssumeRole)`).
         origin: String,
+        /// When temporary keys expire; they are renewed before.
+        expires: Option<DateTime<Utc>>,
     },
     /// None given: every process uses its own default chain (instance role, ...).
     DefaultChain,
@@ -28,7 +41,31 @@ pub enum Credentials {
 
 impl Credentials {
     pub fn resolve(global: &GlobalArgs) -> Result<Self> {
-        Self::resolve_from(global, &|name| std::env::var(name).ok())
+        let credentials = Self::resolve_from(global, &|name| std::env::var(name).ok())?;
+        if let (
+            Credentials::Keys {
+                expires: Some(_), ..
+            },
+            Some(source),
+        ) = (&credentials, Self::source_of(global))
+        {
+            credentials.keep_fresh(source);
+        }
+        Ok(credentials)
+    }
+
+    /// The chain source the flags ask for (`None`: explicit keys, nothing to renew).
+    fn source_of(global: &GlobalArgs) -> Option<CredentialSource> {
+        if global.aws_access_key_id.is_some() {
+            return None;
+        }
+        Some(match &global.aws_profile {
+            Some(profile) => CredentialSource::Profile(Some(profile.clone())),
+            None => match std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()) {
+                Some(profile) => CredentialSource::Profile(Some(profile)),
+                None => CredentialSource::ChainWithoutInstanceRole,
+            },
+        })
     }
 
     fn resolve_from(global: &GlobalArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
@@ -46,53 +83,81 @@ impl Credentials {
                     .filter(|s| !s.is_empty())
                     .map(Secret::new),
                 origin: "--aws-access-key-id".into(),
+                expires: None,
             });
         }
         if global.aws_secret_access_key.is_some() {
             bail!("--aws-secret-access-key needs --aws-access-key-id");
         }
-        if global.aws_profile.is_none() {
-            if let (Some(id), Some(secret)) = (
-                env("AWS_ACCESS_KEY_ID").filter(|s| !s.is_empty()),
-                env_secret(),
-            ) {
-                return Ok(Credentials::Keys {
-                    access_key_id: id,
-                    secret_access_key: Secret::new(secret),
-                    session_token: env("AWS_SESSION_TOKEN")
-                        .filter(|s| !s.is_empty())
-                        .map(Secret::new),
-                    origin: "environment".into(),
-                });
-            }
-        }
-        let file = env("AWS_SHARED_CREDENTIALS_FILE")
-            .map(PathBuf::from)
-            .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".aws/credentials")));
-        let explicit = global.aws_profile.clone().or_else(|| env("AWS_PROFILE"));
-        let profile = explicit.clone().unwrap_or_else(|| "default".to_string());
-        let text = match &file {
-            Some(path) if path.is_file() => fs_err::read_to_string(path)?,
-            _ if explicit.is_some() => bail!(
-                "AWS profile {profile:?} requested but no credentials file ({})",
-                file.map(|f| f.display().to_string())
-                    .unwrap_or_else(|| "$HOME unset".into())
-            ),
-            _ => return Ok(Credentials::DefaultChain),
+        let explicit = global
+            .aws_profile
+            .clone()
+            .or_else(|| env("AWS_PROFILE").filter(|p| !p.is_empty()));
+        let source = match &explicit {
+            Some(profile) => CredentialSource::Profile(Some(profile.clone())),
+            None => CredentialSource::ChainWithoutInstanceRole,
         };
-        match profile_keys(&text, &profile) {
-            Some((id, secret, token)) => Ok(Credentials::Keys {
-                access_key_id: id,
-                secret_access_key: Secret::new(secret),
-                session_token: token.map(Secret::new),
-                origin: format!("profile {profile}"),
-            }),
-            None if explicit.is_some() => bail!(
-                "AWS profile {profile:?} has no aws_access_key_id/aws_secret_access_key in {}",
-                file.expect("read above").display()
-            ),
-            None => Ok(Credentials::DefaultChain),
+        match resolve_now(&source) {
+            Ok(resolved) => Ok(Credentials::from_keys(resolved.keys, resolved.origin)),
+            Err(error) if explicit.is_none() && error.starts_with(NOTHING_FOUND) => {
+                Ok(Credentials::DefaultChain)
+            }
+            Err(error) => match explicit {
+                Some(profile) => bail!("AWS profile {profile:?}: {error}"),
+                None => bail!("AWS credentials: {error}"),
+            },
         }
+    }
+
+    fn from_keys(keys: Keys, origin: String) -> Self {
+        Credentials::Keys {
+            access_key_id: keys.access_key,
+            secret_access_key: Secret::new(keys.secret_key),
+            session_token: keys.session_token.map(Secret::new),
+            origin,
+            expires: keys.expires,
+        }
+    }
+
+    /// Starts the renewal of temporary keys (a no-op outside a tokio runtime, as in unit tests).
+    fn keep_fresh(&self, source: CredentialSource) {
+        let Credentials::Keys {
+            expires: Some(expires),
+            ..
+        } = self
+        else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut fetched = Utc::now();
+        let mut expires = *expires;
+        runtime.spawn(async move {
+            loop {
+                let wait = (renew_at(fetched, expires) - Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                match resolve_credentials(&source).await {
+                    Ok(resolved) => {
+                        fetched = Utc::now();
+                        let Some(next) = resolved.keys.expires else {
+                            publish_keys(resolved.keys);
+                            return;
+                        };
+                        expires = next;
+                        publish_keys(resolved.keys);
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "warning: renewing the AWS credentials failed, trying again in 5 s: {error}"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    }
+                }
+            }
+        });
     }
 
     /// The line node-push reads on its stdin.
@@ -113,33 +178,28 @@ impl Credentials {
     }
 }
 
-/// `(access key id, secret, session token)` of `[profile]` in an AWS credentials file.
-fn profile_keys(text: &str, profile: &str) -> Option<(String, String, Option<String>)> {
-    let mut in_profile = false;
-    let (mut id, mut secret, mut token) = (None, None, None);
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
-            continue;
-        }
-        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let section = section.trim();
-            in_profile = section == profile || section.strip_prefix("profile ") == Some(profile);
-            continue;
-        }
-        if !in_profile {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=') {
-            let value = value.trim().to_string();
-            match key.trim() {
-                "aws_access_key_id" => id = Some(value),
-                "aws_secret_access_key" => secret = Some(value),
-                "aws_session_token" => token = Some(value),
-                _ => {}
-            }
-        }
-    }
-    Some((id?, secret?, token))
+/// Resolves on a thread of its own: settings are resolved before (and sometimes inside) the runtime.
+fn resolve_now(
+    source: &CredentialSource,
+) -> std::result::Result<node_push::store::s3::Resolved, String> {
+    let source = source.clone();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime: {e}"))?;
+                runtime
+                    .block_on(resolve_credentials(&source))
+                    .map_err(|e| match e {
+                        node_push::store::StoreError::Permanent { message, .. } => message,
+                        other => other.to_string(),
+                    })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("resolving the credentials panicked".into()))
+    })
 }
 
 #[cfg(test)]
@@ -156,77 +216,24 @@ mod tests {
     }
 
     #[test]
-    fn flags_then_environment_then_profile() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("credentials");
-        fs_err::write(
-            &file,
-            "[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n\
-             [backup]\naws_access_key_id=BAK\naws_secret_access_key=baksecret\naws_session_token=tok\n",
-        )
-        .unwrap();
-        let file_str = file.to_str().unwrap().to_string();
-        let env_with = |pairs: Vec<(&'static str, String)>| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.clone())
-            }
-        };
+    fn flags_come_first_and_errors_name_the_flag_and_never_the_secret() {
         let from_flags = Credentials::resolve_from(
             &global(&[
                 "--aws-access-key-id=FLAG",
                 "--aws-secret-access-key=flagsecret",
             ]),
-            &env_with(vec![("AWS_ACCESS_KEY_ID", "ENV".into())]),
+            &|name| (name == "AWS_ACCESS_KEY_ID").then(|| "ENV".to_string()),
         )
         .unwrap();
         assert!(
             matches!(from_flags, Credentials::Keys { ref access_key_id, .. } if access_key_id == "FLAG")
         );
-        let from_env = Credentials::resolve_from(
-            &global(&[]),
-            &env_with(vec![
-                ("AWS_ACCESS_KEY_ID", "ENV".into()),
-                ("AWS_SECRET_ACCESS_KEY", "envsecret".into()),
-                ("AWS_SHARED_CREDENTIALS_FILE", file_str.clone()),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(
-            from_env.node_input().aws_access_key_id.as_deref(),
-            Some("ENV")
-        );
-        let from_profile = Credentials::resolve_from(
-            &global(&["--aws-profile=backup"]),
-            &env_with(vec![("AWS_SHARED_CREDENTIALS_FILE", file_str.clone())]),
-        )
-        .unwrap();
-        let input = from_profile.node_input();
-        assert_eq!(input.aws_access_key_id.as_deref(), Some("BAK"));
-        assert_eq!(input.aws_session_token.as_deref(), Some("tok"));
-        let default = Credentials::resolve_from(
-            &global(&[]),
-            &env_with(vec![("AWS_SHARED_CREDENTIALS_FILE", file_str)]),
-        )
-        .unwrap();
-        assert_eq!(
-            default.node_input().aws_access_key_id.as_deref(),
-            Some("DEF")
-        );
-        let none = Credentials::resolve_from(&global(&[]), &|_| None).unwrap();
-        assert_eq!(none, Credentials::DefaultChain);
-    }
-
-    #[test]
-    fn errors_name_the_flag_and_never_the_secret() {
         let err =
             Credentials::resolve_from(&global(&["--aws-access-key-id=X"]), &|_| None).unwrap_err();
         assert!(err.to_string().contains("AWS_SECRET_ACCESS_KEY"));
-        let err =
-            Credentials::resolve_from(&global(&["--aws-profile=nope"]), &|_| None).unwrap_err();
-        assert!(err.to_string().contains("nope"));
+        let err = Credentials::resolve_from(&global(&["--aws-secret-access-key=s"]), &|_| None)
+            .unwrap_err();
+        assert!(err.to_string().contains("--aws-access-key-id"));
         let keys = Credentials::resolve_from(
             &global(&[
                 "--aws-access-key-id=X",
@@ -236,5 +243,10 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{keys:?}").contains("very-secret-value"));
+        let input = keys.node_input();
+        assert_eq!(
+            input.aws_secret_access_key.as_deref(),
+            Some("very-secret-value")
+        );
     }
 }

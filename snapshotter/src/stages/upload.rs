@@ -22,7 +22,12 @@ const FAILURES_SHOWN: usize = 5;
 
 /// The node-push command line: `[sudo -n --] PATH upload ARGS...`, every word quoted.
 pub fn node_push_command(privilege: Privilege, path: &str, args: &UploadArgs) -> RemoteCommand {
-    let argv = args.to_argv();
+    // The SSH connection is node-push's stdin: its end stops the upload, and fresh keys come that way.
+    let argv = UploadArgs {
+        watch_stdin: true,
+        ..args.clone()
+    }
+    .to_argv();
     RemoteCommand::new(shell::join(
         privilege
             .prefix()
@@ -127,6 +132,7 @@ pub async fn run(
         let _ = pipe.flush().await;
     }
     drop(line);
+    let stdin = tokio::sync::Mutex::new(stdin);
 
     let mut result = HostUpload::default();
     let stdout_done = async {
@@ -137,7 +143,7 @@ pub async fn run(
                     let last = handle(&host, message, &mut result, output);
                     if last {
                         // node-push is done: closing its stdin lets it exit.
-                        stdin = None;
+                        *stdin.lock().await = None;
                     }
                 }
                 Ok(None) => output.verbose(format!("{host}: {text}")),
@@ -147,7 +153,7 @@ pub async fn run(
                 }
             }
         }
-        drop(stdin.take());
+        drop(stdin.lock().await.take());
     };
     let stderr_done = async {
         let mut tail = VecDeque::new();
@@ -161,7 +167,10 @@ pub async fn run(
         }
         tail
     };
-    let ((), tail) = tokio::join!(stdout_done, stderr_done);
+    let ((), tail) = tokio::select! {
+        done = async { tokio::join!(stdout_done, stderr_done) } => done,
+        never = forward_fresh_keys(&stdin, input) => match never {},
+    };
     result.stderr_tail = tail.into_iter().collect();
     result.exit_code = exit.await.ok().flatten();
     output.upload_finished(&host);
@@ -169,6 +178,28 @@ pub async fn run(
 }
 
 /// Apply one message; true when it is the last one of the run.
+/// Sends each set of renewed keys (see `settings::credentials`) to node-push as one more stdin line, as
+/// long as its stdin is open. Only when the node got keys from us at the start.
+pub async fn forward_fresh_keys<W: tokio::io::AsyncWrite + Unpin>(
+    stdin: &tokio::sync::Mutex<Option<W>>,
+    input: &NodeInput,
+) -> std::convert::Infallible {
+    let mut keys = node_push::store::s3::subscribe_keys();
+    keys.mark_unchanged();
+    while input.aws_access_key_id.is_some() && keys.changed().await.is_ok() {
+        let Some(fresh) = keys.borrow_and_update().clone() else {
+            continue;
+        };
+        let mut line = serde_json::to_string(&fresh.node_input()).expect("serialisable");
+        line.push('\n');
+        let mut pipe = stdin.lock().await;
+        let Some(pipe) = pipe.as_mut() else { break };
+        let _ = pipe.write_all(line.as_bytes()).await;
+        let _ = pipe.flush().await;
+    }
+    std::future::pending().await
+}
+
 fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output) -> bool {
     match message {
         Message::Hello {

@@ -26,7 +26,8 @@ pub async fn list(store: &S3Store, prefix: &str, delimiter: Option<&str>) -> Sto
     let mut seen_tokens = HashSet::new();
     loop {
         let (page, _status) = store
-            .bucket
+            .bucket()
+            .await?
             .list_page(
                 prefix.to_string(),
                 delimiter.map(str::to_string),
@@ -127,7 +128,8 @@ pub async fn list_multipart_uploads(
             upload_id_marker: cursor.1.clone(),
             max_uploads: store.page_size,
         };
-        let request = ReqwestRequest::new(&store.bucket, "/", command)
+        let bucket = store.bucket().await?;
+        let request = ReqwestRequest::new(&bucket, "/", command)
             .await
             .map_err(|err| ctx.classify_s3(err))?;
         let response = request
