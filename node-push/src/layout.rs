@@ -118,6 +118,34 @@ pub fn schema_key(base: &str, name: &str, keyspace: Option<&str>) -> String {
     }
 }
 
+/// `schema.cli` for the whole cluster, `schema_<ks>.cli` for one keyspace: the schema as cassandra-cli's
+/// `show schema` prints it, the way Cassandra 1.2 (which has no current cqlsh) offers it. [`parse_key`]
+/// leaves these keys `Other`; [`parse_cli_schema_key`] reads them.
+pub fn cli_schema_key(base: &str, name: &str, keyspace: Option<&str>) -> String {
+    match keyspace {
+        Some(ks) => format!("{}schema_{ks}.cli", backup_prefix(base, name)),
+        None => format!("{}schema.cli", backup_prefix(base, name)),
+    }
+}
+
+/// The backup name and keyspace (`None`: the whole schema) of a key written by [`cli_schema_key`].
+pub fn parse_cli_schema_key(base: &str, key: &str) -> Option<(String, Option<String>)> {
+    let rest = key.strip_prefix(&base_prefix(base))?;
+    let (name, file) = rest.split_once('/')?;
+    name.parse::<BackupName>().ok()?;
+    let keyspace = match file {
+        "schema.cli" => None,
+        _ => {
+            let ks = file.strip_prefix("schema_")?.strip_suffix(".cli")?;
+            if ks.is_empty() || ks.contains('/') {
+                return None;
+            }
+            Some(ks.to_string())
+        }
+    };
+    Some((name.to_string(), keyspace))
+}
+
 /// `<base>/<NAME>/<host>`: the key prefix node-push on `host` writes under (no trailing slash: the absolute
 /// path of each file follows directly).
 pub fn host_prefix(base: &str, name: &str, host: &str) -> String {
@@ -483,5 +511,22 @@ mod tests {
             assert_eq!(split_variant(name), (name, 0), "{name}");
         }
         assert_eq!(split_variant("x.db~12"), ("x.db", 12));
+    }
+
+    #[test]
+    fn cli_schema_keys_round_trip() {
+        let n = "20240101000000";
+        assert_eq!(cli_schema_key("b", n, None), "b/20240101000000/schema.cli");
+        for keyspace in [None, Some("ks1")] {
+            let key = cli_schema_key("b", n, keyspace);
+            assert_eq!(
+                parse_cli_schema_key("b", &key),
+                Some((n.to_string(), keyspace.map(str::to_string)))
+            );
+            assert!(matches!(parse_key("b", &key), Some(ParsedKey::Other { .. })));
+        }
+        assert_eq!(parse_cli_schema_key("b", &schema_key("b", n, Some("ks1"))), None);
+        assert_eq!(parse_cli_schema_key("b", "b/20240101000000/h/schema_x.cli"), None);
+        assert_eq!(parse_cli_schema_key("b", "b/notaname/schema.cli"), None);
     }
 }

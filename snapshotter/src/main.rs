@@ -12,6 +12,7 @@ mod purge;
 mod remote;
 mod report;
 mod restore;
+mod schema;
 mod secret;
 mod settings;
 mod shell;

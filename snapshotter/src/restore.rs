@@ -15,6 +15,7 @@ mod node;
 mod placement;
 mod report;
 mod ring;
+mod schema;
 mod scripts;
 mod settings;
 mod source;
@@ -50,6 +51,17 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
     ));
     let store = store::connect(&settings.common.s3).await?;
     let selected = source::select(store.as_ref(), &settings, &output).await?;
+    if args.schema {
+        // `--schema`: the backup's schema first, where it is missing (see restore/schema.rs).
+        schema::apply(
+            &settings,
+            store.as_ref(),
+            &name,
+            &selected.manifest.hosts,
+            &output,
+        )
+        .await?;
+    }
     let name = selected.manifest.name.clone();
     let (targets, interrupted) = if settings.on_nodes() {
         let files = source::plan_for_nodes(&selected, &settings)?;

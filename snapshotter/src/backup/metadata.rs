@@ -133,18 +133,26 @@ impl BackupJob {
         )
         .await?;
         if let Some(schema) = &self.settings.schema {
-            self.output.stage(Stage::Schema, "cqlsh DESCRIBE");
             let first = &nodes[0];
-            let parts = finish::schema(
+            let dialect = crate::schema::stored::dialect_of(first.facts.version);
+            self.output.stage(Stage::Schema, dialect.client());
+            let target = crate::schema::client::ClientTarget {
+                bin_dir: &self.settings.bin_dir,
+                host: first.remote.host(),
+                yaml_path: &first.facts.yaml_path,
+                credentials: schema,
+            };
+            let parts = crate::schema::stored::take(
                 first.remote.as_ref(),
-                &self.settings.bin_dir,
-                schema,
+                &target,
+                first.facts.version,
                 &self.settings.keyspaces,
             )
             .await?;
-            for (keyspace, cql) in parts {
-                let key = layout::schema_key(&s3.base_path, name, keyspace.as_deref());
-                store::put(self.store.as_ref(), &key, Bytes::from(cql), &text).await?;
+            for part in parts {
+                let key = part.key(&s3.base_path, name);
+                let body = Bytes::from(part.schema.text);
+                store::put(self.store.as_ref(), &key, body, &text).await?;
             }
         }
         self.output.stage(Stage::Manifest, "");

@@ -66,6 +66,10 @@ pub struct RestoreArgs {
     /// Where the restored files go: stage, refresh, in-place, local or sstableloader (see Modes below).
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
+    /// First create the backup's schema of --keyspace where it is missing (a new or wiped cluster; an
+    /// existing table is refused, nothing is altered), then restore the data (see Disaster recovery below).
+    #[arg(long)]
+    pub schema: bool,
 
     /// SSH user (overrides the ssh config).
     #[arg(
