@@ -12,11 +12,13 @@ use crate::ratelimit::RateLimiter;
 use crate::select::{self, Selection, Source};
 use crate::session::{self, StoreAccess};
 use crate::store::{Destination, PutOptions, RetryPolicy, ServerSideEncryption};
-use crate::upload::{AfterUpload, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
+use crate::upload::{log_line, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
+
+mod incremental;
 
 /// How a run ended, as a process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +75,13 @@ pub async fn upload(
         profile: args.profile.as_deref(),
     };
     let store = session::open_store(access, &input).await?;
-    let items = plan(&args)?;
+    let host_label = args.host_label.clone().unwrap_or_else(|| match hello() {
+        Message::Hello { hostname, .. } => hostname,
+        _ => unreachable!("hello() returns a hello"),
+    });
+    let (items, in_backup) =
+        incremental::against_committed(store.as_ref(), &args, &host_label, plan(&args)?, &reporter)
+            .await?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     if stdin_watch {
         session::watch_stdin(cancel_tx, "upload");
@@ -93,15 +101,7 @@ pub async fn upload(
             ChecksumArg::Crc32 => Checksum::Crc32,
         },
         retry: RetryPolicy::default(),
-        host_label: args.host_label.clone().unwrap_or_else(|| match hello() {
-            Message::Hello { hostname, .. } => hostname,
-            _ => unreachable!("hello() returns a hello"),
-        }),
-        after_upload: if args.delete_after_upload {
-            AfterUpload::Delete
-        } else {
-            AfterUpload::Keep
-        },
+        host_label,
         etag_is_md5: args.sse != Some(SseArg::AwsKms),
         verbose,
         ..PipelineConfig::default()
@@ -114,7 +114,9 @@ pub async fn upload(
         reporter,
         cancel_rx.clone(),
     );
-    let summary = Pipeline::new(ctx).run(items).await;
+    let (mut summary, mut source_ids) = Pipeline::new(ctx).run_collecting(items).await;
+    summary.files_in_backup = in_backup.len() as u64;
+    source_ids.extend(in_backup);
     let outcome = if *cancel_rx.borrow() {
         Outcome::Cancelled
     } else if summary.files_failed > 0 {
@@ -122,6 +124,13 @@ pub async fn upload(
     } else {
         Outcome::Complete
     };
+    if args.delete_after_upload && outcome != Outcome::Cancelled {
+        let answer = incremental::commit_standalone(&args, &data_dirs(&args)?, source_ids)?;
+        log_line(format_args!(
+            "{} backups/ link(s) deleted, {} kept for other streams (registry {})",
+            answer.deleted, answer.kept_for_others, answer.registry
+        ));
+    }
     Ok((outcome, summary))
 }
 
@@ -150,20 +159,10 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
     if let Some(dir) = &args.dir {
         return plan_directory(dir, &args.dest);
     }
-    let data_dirs = if !args.data_dirs.is_empty() {
-        args.data_dirs.clone()
-    } else if let Some(yaml) = &args.cassandra_yaml {
-        let settings = select::cassandra_yaml_settings(&select::locate_cassandra_yaml(yaml))?;
-        if args.incremental && !settings.incremental_backups {
-            eprintln!(
-                "node-push: warning: {} does not set incremental_backups: true; backups/ holds only what an earlier setting left",
-                yaml.display()
-            );
-        }
-        settings.dirs_to_walk()
-    } else {
-        bail!("say what to upload: --dir PATH, or --cassandra-yaml FILE / --data-dir DIR with --snapshot-tag TAG or --incremental");
-    };
+    let (data_dirs, warning) = data_dirs_and_warning(args)?;
+    if let Some(warning) = warning {
+        log_line(format_args!("warning: {warning}"));
+    }
     let source = match (&args.snapshot_tag, args.incremental) {
         (Some(tag), false) => Source::Snapshot { tag: tag.clone() },
         (None, true) => Source::Incremental,
@@ -183,10 +182,10 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
     };
     let selected = select::select(&selection)?;
     for path in &selected.vanished {
-        eprintln!(
-            "node-push: {} vanished during the walk (compaction), skipped",
+        log_line(format_args!(
+            "{} vanished during the walk (compaction), skipped",
             path.display()
-        );
+        ));
     }
     let prefix = args.dest.prefix();
     Ok(selected
@@ -201,6 +200,28 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
             variant: 0,
         })
         .collect())
+}
+
+/// The data directories to walk: `--data-dir`, or those of `--cassandra-yaml`.
+pub fn data_dirs(args: &UploadArgs) -> anyhow::Result<Vec<PathBuf>> {
+    data_dirs_and_warning(args).map(|(dirs, _)| dirs)
+}
+
+fn data_dirs_and_warning(args: &UploadArgs) -> anyhow::Result<(Vec<PathBuf>, Option<String>)> {
+    if !args.data_dirs.is_empty() {
+        return Ok((args.data_dirs.clone(), None));
+    }
+    let Some(yaml) = &args.cassandra_yaml else {
+        bail!("say what to upload: --dir PATH, or --cassandra-yaml FILE / --data-dir DIR with --snapshot-tag TAG or --incremental");
+    };
+    let settings = select::cassandra_yaml_settings(&select::locate_cassandra_yaml(yaml))?;
+    let warning = (args.incremental && !settings.incremental_backups).then(|| {
+        format!(
+            "{} does not set incremental_backups: true; backups/ holds only what an earlier setting left",
+            yaml.display()
+        )
+    });
+    Ok((settings.dirs_to_walk(), warning))
 }
 
 /// `<prefix><absolute path>.lzo`: the old tool's layout, where the prefix is `<base>/<NAME>/<host>`.

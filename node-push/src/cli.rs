@@ -30,8 +30,42 @@ pub enum Command {
     /// Download, verify (lzop checksums, size, SHA-256) and decompress backup objects into a directory.
     #[command(after_help = RESTORE_EXAMPLES)]
     Restore(Box<RestoreArgs>),
+    /// Register a backup stream on this node, ask whether it is registered, or commit what its batch
+    /// stored and delete the `backups/` links every stream has (one JSON request line on stdin).
+    Stream(StreamArgs),
     /// Print the hello message (protocol and tool version) and exit.
     Hello,
+}
+
+/// `node-push stream`: the request comes as one JSON line on stdin (`node_push::streams::StreamRequest`).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct StreamArgs {
+    /// Read `data_file_directories` from this cassandra.yaml.
+    #[arg(long, value_name = "FILE", required_unless_present = "data_dirs")]
+    pub cassandra_yaml: Option<PathBuf>,
+    /// A Cassandra data directory (repeat for several); instead of --cassandra-yaml.
+    #[arg(long = "data-dir", value_name = "DIR")]
+    pub data_dirs: Vec<PathBuf>,
+    /// Where the registry lives (default: `.cassandra-snapshotter` beside the first data directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StreamArgs {
+    /// The argv (after `node-push`) that parses back into `self`.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut argv = vec!["stream".to_string()];
+        if let Some(yaml) = &self.cassandra_yaml {
+            argv.extend(["--cassandra-yaml".into(), yaml.display().to_string()]);
+        }
+        for dir in &self.data_dirs {
+            argv.extend(["--data-dir".into(), dir.display().to_string()]);
+        }
+        if let Some(dir) = &self.state_dir {
+            argv.extend(["--state-dir".into(), dir.display().to_string()]);
+        }
+        argv
+    }
 }
 
 const UPLOAD_EXAMPLES: &str = "Examples:
@@ -92,12 +126,23 @@ pub struct UploadArgs {
     /// Upload the incremental `backups/` files.
     #[arg(long)]
     pub incremental: bool,
-    /// With --incremental: delete each file from `backups/` once its upload is verified.
+    /// With --incremental: once the run's uploads are verified, delete the `backups/` links that every
+    /// backup stream registered on this node has stored (see `node-push stream`); this run is a stream of
+    /// its own (its destination and selection). Links another stream still needs stay.
     #[arg(long, requires = "incremental")]
     pub delete_after_upload: bool,
     /// The host name recorded in manifest entries (the coordinator passes the `--hosts` entry).
     #[arg(long, value_name = "NAME")]
     pub host_label: Option<String>,
+    /// With --incremental: the key (in the destination's bucket) of the manifest of the backup this batch
+    /// goes into. SSTables it already holds byte for byte are not sent again, and a file whose key it
+    /// already lists with other content goes to a variant key: a committed object is never rewritten.
+    #[arg(long, value_name = "KEY", requires = "incremental")]
+    pub committed_manifest: Option<String>,
+    /// Where the node's stream registry lives (default: `.cassandra-snapshotter` beside the first data
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 
     /// Where objects go: `s3://bucket/prefix` or `file:///absolute/path`. In Cassandra mode each key is
     /// `<prefix><absolute file path>.lzo`.
@@ -163,6 +208,8 @@ impl UploadArgs {
             incremental: false,
             delete_after_upload: false,
             host_label: None,
+            committed_manifest: None,
+            state_dir: None,
             dest,
             endpoint: None,
             region: "us-east-1".to_string(),
@@ -212,6 +259,12 @@ impl UploadArgs {
         }
         if let Some(label) = &self.host_label {
             push("host-label", label.clone());
+        }
+        if let Some(key) = &self.committed_manifest {
+            push("committed-manifest", key.clone());
+        }
+        if let Some(dir) = &self.state_dir {
+            push("state-dir", path(dir));
         }
         push("dest", self.dest.to_string());
         if let Some(endpoint) = &self.endpoint {
@@ -514,12 +567,27 @@ mod tests {
         args.data_dirs = vec!["/d1".into(), "/d2".into()];
         args.incremental = true;
         args.delete_after_upload = true;
+        args.committed_manifest = Some("b/20240101000000/manifest.json".into());
+        args.state_dir = Some("/var/lib/cassandra/.state".into());
         args.sse = Some(SseArg::Aes256);
         assert_eq!(parse(&args.to_argv()), args);
 
         let mut plain = UploadArgs::new("s3://bkt/p".parse().unwrap());
         plain.dir = Some("/tmp/x".into());
         assert_eq!(parse(&plain.to_argv()), plain);
+    }
+
+    #[test]
+    fn stream_argv_round_trips() {
+        let args = StreamArgs {
+            cassandra_yaml: Some("/etc/cassandra/cassandra.yaml".into()),
+            data_dirs: Vec::new(),
+            state_dir: Some("/var/lib/cassandra/.cassandra-snapshotter".into()),
+        };
+        let argv = args.to_argv();
+        let cli = Cli::try_parse_from(std::iter::once("node-push".to_string()).chain(argv))
+            .unwrap();
+        assert!(matches!(cli.command, Command::Stream(parsed) if parsed == args));
     }
 
     fn parse_restore(argv: &[String]) -> RestoreArgs {

@@ -30,6 +30,15 @@ fn main() {
     };
     let code = match cli.command {
         Command::Hello => 0,
+        Command::Stream(args) => {
+            match node_push::streams::command(&args, &mut std::io::stdin().lock()) {
+                Ok(answer) => {
+                    reporter.emit(Message::Stream(answer));
+                    0
+                }
+                Err(error) => fatal(&reporter, error),
+            }
+        }
         Command::Restore(args) => {
             if args.watch_stdin {
                 session::request_stdin_watch();

@@ -17,15 +17,21 @@
 //! (with [`Message::RestoreFileProgress`] in between) and ends with [`Message::RestoreSummary`] or
 //! [`Message::Fatal`].
 //!
+//! `node-push stream` reads one [`crate::streams::StreamRequest`] line and answers with
+//! [`Message::Stream`].
+//!
 //! Protocol history: version 1 introduced every message here. The restore messages and [`RestoreRequest`]
-//! were added before version 1 shipped, so they are part of version 1 too.
+//! were added before version 1 shipped, so they are part of version 1 too. Version 2 added
+//! [`Message::InBackup`], [`Summary::files_in_backup`], [`Message::Stream`] and `node-push stream`, and
+//! node-push no longer deletes `backups/` files during an upload (so [`Message::FileDeleted`] is gone
+//! from the coordinator's runs; a standalone `--delete-after-upload` still reports the count).
 
 use crate::manifest::ObjectEntry;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The protocol version this build speaks. The coordinator refuses a node-push with another.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One line node-push prints on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +71,15 @@ pub enum Message {
     },
     /// An incremental file was deleted from the node after its upload was verified.
     FileDeleted { path: String },
+    /// An incremental file not sent because the backup it goes into already holds its SSTable byte for
+    /// byte (`matches` is a key of that SSTable); its identity is committed with the batch all the same.
+    InBackup {
+        path: String,
+        source_id: String,
+        matches: String,
+    },
+    /// The answer of `node-push stream`.
+    Stream(crate::streams::StreamAnswer),
     /// Last line of a run that got to the end.
     Summary(Summary),
     /// Last line of a run that could not go on at all (bad config, store unreachable).
@@ -178,6 +193,9 @@ pub struct Summary {
     pub bytes_stored: u64,
     /// Source bytes of files already stored by an earlier run, not sent again.
     pub bytes_not_resent: u64,
+    /// Incremental files whose SSTable the target backup already holds (see [`Message::InBackup`]).
+    #[serde(default)]
+    pub files_in_backup: u64,
     pub elapsed_ms: u64,
 }
 

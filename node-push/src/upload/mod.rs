@@ -5,8 +5,9 @@
 //! to Cassandra) and sent as parts while the next ones are compressed. Memory is bounded by a global budget
 //! of parts in flight, whatever the number and size of the files. Every transfer draws from one node-wide
 //! [`RateLimiter`]. A file that fails does not stop the others; it is reported by name and makes the run's
-//! exit code non-zero. When [`AfterUpload::Delete`] is set (incremental backups), a source file is deleted
-//! only after its object's ETag and size were verified.
+//! exit code non-zero. The pipeline never deletes a source file: a `backups/` link may only go once the
+//! batch that lists its object is committed, and only when no other stream needs it (see
+//! [`crate::streams`]); [`Pipeline::run_collecting`] returns the identities to commit.
 //!
 //! A run of a backup that an earlier run left unfinished resumes it (see the `resume` module): objects
 //! already stored exactly as this run would store them are checked locally and reported `already_stored`
@@ -45,15 +46,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{watch, Semaphore};
 
-/// What to do with a source file once its upload is verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AfterUpload {
-    #[default]
-    Keep,
-    /// Delete it (incremental `backups/` files, which Cassandra never deletes itself).
-    Delete,
-}
-
 /// Settings of one pipeline run.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -70,7 +62,6 @@ pub struct PipelineConfig {
     pub retry: RetryPolicy,
     /// Host name recorded in manifest entries.
     pub host_label: String,
-    pub after_upload: AfterUpload,
     /// False with SSE-KMS, where ETags are not MD5s and cannot be checked locally.
     pub etag_is_md5: bool,
     pub verbose: bool,
@@ -87,7 +78,6 @@ impl Default for PipelineConfig {
             checksum: Checksum::Adler32,
             retry: RetryPolicy::default(),
             host_label: String::new(),
-            after_upload: AfterUpload::Keep,
             etag_is_md5: true,
             verbose: false,
         }
@@ -198,6 +188,8 @@ struct Tally {
     store_failures_in_a_row: u32,
     /// Set once the store did not answer: why the remaining files are not tried.
     store_down: Option<String>,
+    /// [`crate::sstable::source_id`] of every verified file.
+    source_ids: Vec<String>,
 }
 
 impl Pipeline {
@@ -205,9 +197,15 @@ impl Pipeline {
         Pipeline { ctx: Arc::new(ctx) }
     }
 
-    /// Upload every item; one failure does not stop the others. Emits a `plan` first and a `summary` last.
-    /// Objects an earlier run stored exactly as this one would are not sent again.
+    /// Upload every item; one failure does not stop the others. Emits a `plan` first (the caller emits the
+    /// summary). Objects an earlier run stored exactly as this one would are not sent again.
     pub async fn run(&self, items: Vec<UploadItem>) -> Summary {
+        self.run_collecting(items).await.0
+    }
+
+    /// [`Pipeline::run`], also returning the source identities of every verified file (uploaded now or
+    /// found already stored): what a commit of the batch records.
+    pub async fn run_collecting(&self, items: Vec<UploadItem>) -> (Summary, Vec<String>) {
         let started = Instant::now();
         let ctx = &self.ctx;
         ctx.reporter.emit(Message::Plan {
@@ -274,7 +272,7 @@ impl Pipeline {
         let mut summary = tally.summary;
         summary.bytes_stored = ctx.bytes_sent.load(Ordering::Relaxed);
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
-        summary
+        (summary, tally.source_ids)
     }
 
     /// After several files in a row failed on the store: is it there at all? A HEAD of the next key
@@ -319,32 +317,23 @@ impl Pipeline {
             Ok(_) => tally.store_failures_in_a_row = 0,
             Err(_) => {}
         }
-        let verified = match result {
+        match result {
             Ok(FileOutcome::Uploaded(entry)) => {
                 summary.files_done += 1;
                 summary.bytes_read += entry.size;
+                tally.source_ids.extend(entry.source_id.clone());
                 reporter.emit(Message::FileDone { entry });
-                true
             }
             Ok(FileOutcome::AlreadyStored(entry)) => {
                 summary.files_skipped += 1;
                 summary.bytes_not_resent += entry.size;
+                tally.source_ids.extend(entry.source_id.clone());
                 reporter.emit(Message::FileSkipped {
-                    path: path.clone(),
+                    path,
                     reason: SkipReason::AlreadyStored { entry },
                 });
-                true
             }
-            Err(error) => {
-                self.account_failure(summary, &item, path.clone(), error);
-                false
-            }
-        };
-        if verified && self.ctx.config.after_upload == AfterUpload::Delete {
-            match fs_err::remove_file(&item.path) {
-                Ok(()) => reporter.emit(Message::FileDeleted { path }),
-                Err(e) => log!("uploaded but could not delete: {e}"),
-            }
+            Err(error) => self.account_failure(summary, &item, path, error),
         }
     }
 

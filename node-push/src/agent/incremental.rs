@@ -1,0 +1,91 @@
+//! The two things an incremental run does beyond uploading: it compares the `backups/` files with the
+//! backup they go into (so nothing committed is rewritten and nothing held is sent twice), and, run on its
+//! own with `--delete-after-upload`, it commits what it stored to the node's stream registry, which
+//! deletes the links every stream has.
+
+use crate::cli::UploadArgs;
+use crate::manifest::Manifest;
+use crate::message::Message;
+use crate::store::{with_retry, ObjectStore, RetryPolicy, StoreError};
+use crate::streams::{self, StreamAction, StreamAnswer, StreamRequest, StreamSpec};
+use crate::upload::incremental::{self, Committed};
+use crate::upload::{Reporter, UploadItem};
+use anyhow::Context as _;
+use std::path::PathBuf;
+
+/// `items` minus the SSTables the target backup (`--committed-manifest`) already holds, with variant
+/// keys where a committed object holds a file's own key. Returns the items to upload and the identities
+/// of the files not sent because the backup has them (each reported as [`Message::InBackup`]).
+pub(super) async fn against_committed(
+    store: &dyn ObjectStore,
+    args: &UploadArgs,
+    host_label: &str,
+    items: Vec<UploadItem>,
+    reporter: &Reporter,
+) -> anyhow::Result<(Vec<UploadItem>, Vec<String>)> {
+    let Some(key) = args.committed_manifest.as_deref() else {
+        return Ok((items, Vec::new()));
+    };
+    let bytes = match with_retry(&RetryPolicy::default(), || store.get(key, None)).await {
+        Ok(bytes) => bytes,
+        Err(StoreError::NotFound { .. }) => anyhow::bail!(
+            "the backup this incremental goes into has no manifest at {key}: refusing to guess what it holds"
+        ),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {key}")),
+    };
+    let manifest = Manifest::from_json(key, &bytes)?;
+    let committed = Committed::from_entries(manifest.objects().filter(|o| o.host == host_label));
+    // Hashing candidates reads files: off the async threads.
+    let plan = tokio::task::spawn_blocking(move || incremental::plan(items, &committed))
+        .await
+        .context("the incremental planner panicked")?;
+    let mut ids = Vec::with_capacity(plan.in_backup.len());
+    for found in plan.in_backup {
+        ids.push(found.source_id.clone());
+        reporter.emit(Message::InBackup {
+            path: found.path,
+            source_id: found.source_id,
+            matches: found.matches,
+        });
+    }
+    Ok((plan.upload, ids))
+}
+
+/// A standalone run with `--delete-after-upload` is a stream of its own: its destination and selection.
+/// Its verified uploads are its commit; links go only when every stream covering them has them.
+pub(super) fn commit_standalone(
+    args: &UploadArgs,
+    data_dirs: &[PathBuf],
+    source_ids: Vec<String>,
+) -> anyhow::Result<StreamAnswer> {
+    let dest = args.dest.to_string();
+    let selection = format!(
+        "keyspaces {:?}; table {:?}; except {:?}",
+        args.keyspaces, args.table, args.exclude_tables
+    );
+    let spec = StreamSpec {
+        id: streams::stream_id(&dest, "", &selection),
+        label: format!("node-push {dest} ({selection})"),
+        keyspaces: args.keyspaces.clone(),
+        table: args.table.clone(),
+        exclude_tables: args.exclude_tables.clone(),
+    };
+    let request = StreamRequest {
+        version: streams::STREAM_REQUEST_VERSION,
+        stream: spec,
+        // Standalone runs have no backup name: the destination is the backup.
+        action: StreamAction::Commit {
+            backup: dest,
+            source_ids,
+        },
+        expire_after_days: streams::DEFAULT_EXPIRE_AFTER_DAYS,
+    };
+    let first = data_dirs
+        .first()
+        .context("no data directory to keep the stream registry beside")?;
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| streams::default_state_dir(first));
+    streams::run(&request, data_dirs, &state_dir)
+}
