@@ -65,6 +65,10 @@ pub struct SeaweedFs {
     ports: WeedPorts,
     access_key: String,
     secret_key: String,
+    /// More accepted `(access key, secret key)` pairs besides the instance's own ([`start_accepting`]).
+    ///
+    /// [`start_accepting`]: SeaweedFs::start_accepting
+    extra_keys: Vec<(String, String)>,
     // Field order is drop order: the server stops before its directory is removed.
     process: Option<ServerProcess>,
     dir: tempfile::TempDir,
@@ -73,6 +77,13 @@ pub struct SeaweedFs {
 impl SeaweedFs {
     /// Starts a fresh instance with no buckets and waits until its S3 gateway answers.
     pub fn start() -> Result<SeaweedFs> {
+        Self::start_accepting(&[])
+    }
+
+    /// Like [`start`](Self::start), accepting `keys` too (each `(access key, secret key)` an identity of
+    /// its own with full rights), e.g. the temporary keys an STS or metadata endpoint hands out. Only
+    /// these and the instance's own key are accepted.
+    pub fn start_accepting(keys: &[(String, String)]) -> Result<SeaweedFs> {
         let dir = tempfile::Builder::new()
             .prefix("testkit-seaweed-")
             .tempdir()?;
@@ -94,6 +105,7 @@ impl SeaweedFs {
             },
             access_key: "testkit-access-key".to_string(),
             secret_key: format!("testkit-secret-{unique:x}"),
+            extra_keys: keys.to_vec(),
             process: None,
             dir,
         };
@@ -226,9 +238,27 @@ impl SeaweedFs {
             .context("restarting SeaweedFS on its previous ports")
     }
 
+    /// The `-s3.config` identities file for [`start_accepting`](Self::start_accepting).
+    fn write_identities(&self) -> Result<PathBuf> {
+        let identity = |name: String, access: &str, secret: &str| {
+            serde_json::json!({
+                "name": name,
+                "credentials": [{"accessKey": access, "secretKey": secret}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            })
+        };
+        let mut identities = vec![identity("testkit".into(), &self.access_key, &self.secret_key)];
+        for (i, (access, secret)) in self.extra_keys.iter().enumerate() {
+            identities.push(identity(format!("extra{i}"), access, secret));
+        }
+        let path = self.dir.path().join("s3-identities.json");
+        fs_err::write(&path, serde_json::json!({ "identities": identities }).to_string())?;
+        Ok(path)
+    }
+
     fn spawn_and_wait(&mut self) -> Result<()> {
         let ports = self.ports;
-        let command = ServerCommand::new(
+        let mut command = ServerCommand::new(
             format!("weed mini (S3 {IP}:{})", ports.s3),
             crate::weed_bin()?,
             self.log_path(),
@@ -256,6 +286,9 @@ impl SeaweedFs {
         .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
         .env("S3_BUCKET", "")
         .env("S3_TABLE_BUCKET", "");
+        if !self.extra_keys.is_empty() {
+            command = command.arg(format!("-s3.config={}", self.write_identities()?.display()));
+        }
         self.process = Some(command.spawn()?);
         let process = self.process.as_ref().expect("just spawned");
         let s3 = SocketAddr::from((IP, ports.s3));
