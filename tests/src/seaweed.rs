@@ -247,12 +247,19 @@ impl SeaweedFs {
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
             })
         };
-        let mut identities = vec![identity("testkit".into(), &self.access_key, &self.secret_key)];
+        let mut identities = vec![identity(
+            "testkit".into(),
+            &self.access_key,
+            &self.secret_key,
+        )];
         for (i, (access, secret)) in self.extra_keys.iter().enumerate() {
             identities.push(identity(format!("extra{i}"), access, secret));
         }
         let path = self.dir.path().join("s3-identities.json");
-        fs_err::write(&path, serde_json::json!({ "identities": identities }).to_string())?;
+        fs_err::write(
+            &path,
+            serde_json::json!({ "identities": identities }).to_string(),
+        )?;
         Ok(path)
     }
 
