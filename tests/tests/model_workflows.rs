@@ -8,10 +8,13 @@
 //! - `MODEL_SEQUENCES=N` sets how many sequences run (default [`DEFAULT_SEQUENCES`]), from seed
 //!   `MODEL_FIRST_SEED` (default 1);
 //! - `MODEL_STEPS=N` sets the steps per sequence (default [`DEFAULT_STEPS`]);
+//! - `MODEL_JOBS=N` runs N sequences at once (default [`DEFAULT_JOBS`]);
 //! - `MODEL_TRANSPORT=sshd` runs the coordinator over one real sshd per host instead of the ssh stand-in.
 //!
 //! Needs `cargo build --workspace` (the binaries) and `cargo xtask setup` (SeaweedFS).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use testkit::model::env::{Env, Transport};
@@ -19,6 +22,18 @@ use testkit::model::runner::{run_sequence, SequenceConfig};
 
 const DEFAULT_SEQUENCES: u64 = 40;
 const DEFAULT_STEPS: usize = 14;
+/// Sequences run at once.
+const DEFAULT_JOBS: u64 = 2;
+
+/// What the sequences did, summed.
+#[derive(Debug, Default)]
+struct Totals {
+    runs: usize,
+    backups: usize,
+    restores: usize,
+    coordinator_time: std::time::Duration,
+    failures: Vec<u64>,
+}
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
@@ -47,37 +62,53 @@ fn random_workflows_restore_what_the_model_says() {
         "CARGO_BIN_EXE_scripted-nodetool"
     )))
     .expect("test environment");
+    let jobs = env_number("MODEL_JOBS").unwrap_or(DEFAULT_JOBS).max(1);
     let started = Instant::now();
-    let mut failures = Vec::new();
-    let (mut runs, mut backups, mut restores) = (0, 0, 0);
-    let mut coordinator_time = std::time::Duration::ZERO;
-    for &seed in &seeds {
-        let config = SequenceConfig {
-            seed,
-            steps,
-            transport,
-        };
-        match run_sequence(&env, config) {
-            Ok(summary) => {
-                runs += summary.coordinator_runs;
-                backups += summary.backups;
-                restores += summary.restores;
-                coordinator_time += summary.coordinator_time;
-                if seeds.len() == 1 {
-                    eprintln!(
-                        "history of seed {seed}:\n  {}",
-                        summary.history.join("\n  ")
-                    );
+    let next = AtomicUsize::new(0);
+    let totals = Mutex::new(Totals::default());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&seed) = seeds.get(i) else { break };
+                let config = SequenceConfig {
+                    seed,
+                    steps,
+                    transport,
+                };
+                let outcome = run_sequence(&env, config);
+                let mut totals = totals.lock().unwrap();
+                match outcome {
+                    Ok(summary) => {
+                        totals.runs += summary.coordinator_runs;
+                        totals.backups += summary.backups;
+                        totals.restores += summary.restores;
+                        totals.coordinator_time += summary.coordinator_time;
+                        if seeds.len() == 1 {
+                            eprintln!(
+                                "history of seed {seed}:\n  {}",
+                                summary.history.join("\n  ")
+                            );
+                        }
+                    }
+                    Err(failure) => {
+                        eprintln!("=== sequence {} FAILED\n{}", failure.seed, failure.report);
+                        totals.failures.push(failure.seed);
+                    }
                 }
-            }
-            Err(failure) => {
-                eprintln!("=== sequence {} FAILED\n{}", failure.seed, failure.report);
-                failures.push(failure.seed);
-            }
+            });
         }
-    }
+    });
+    let Totals {
+        runs,
+        backups,
+        restores,
+        coordinator_time,
+        mut failures,
+    } = totals.into_inner().unwrap();
+    failures.sort_unstable();
     eprintln!(
-        "{} sequences of {steps} steps in {:.1}s ({transport:?}): {runs} coordinator runs \
+        "{} sequences of {steps} steps in {:.1}s ({transport:?}, {jobs} at once): {runs} coordinator runs \
          ({:.1}s, {:.0} ms each), {backups} backups, {restores} restores; failed seeds: {failures:?}",
         seeds.len(),
         started.elapsed().as_secs_f64(),
