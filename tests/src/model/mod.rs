@@ -13,8 +13,7 @@
 //!   made before that run: Cassandra's backups/ holds them, and whether a tool sends them is not fixed
 //!   by Cassandra), so each backup has a `must` and a `may` row set per host and table, and a restore
 //!   must give back a set between the two;
-//! - `purge --keep-last N` keeps the N newest complete backups of the base path plus the newest complete
-//!   backup of every selection.
+//! - `purge --keep-last N` keeps the N newest complete backups of each selection under the base path.
 //!
 //! The coordinator's own nodetool calls (the flushes and snapshots it asks for) reach the model through
 //! the scripted nodes' logs ([`crate::scripted::NodetoolCall`]), so the model follows what Cassandra was
@@ -270,7 +269,8 @@ impl Model {
         backup.runs += 1;
     }
 
-    /// The backups under `base` that `purge --keep-last N` keeps, newest first.
+    /// The backups under `base` that `purge --keep-last N` keeps, newest first: the N newest complete
+    /// backups of each selection.
     pub fn purge(&mut self, base: &str, keep_last: usize) -> Vec<String> {
         let mut live: Vec<&mut BackupModel> = self
             .backups
@@ -278,11 +278,12 @@ impl Model {
             .filter(|b| b.base == base && !b.purged)
             .collect();
         live.sort_by(|a, b| b.name.cmp(&a.name));
-        let mut seen = BTreeSet::new();
+        let mut seen: BTreeMap<Selection, usize> = BTreeMap::new();
         let mut kept = Vec::new();
-        for (i, backup) in live.into_iter().enumerate() {
-            let newest_of_selection = seen.insert(backup.selection.clone());
-            if i < keep_last || newest_of_selection {
+        for backup in live {
+            let newer = seen.entry(backup.selection.clone()).or_default();
+            *newer += 1;
+            if *newer <= keep_last {
                 kept.push(backup.name.clone());
             } else {
                 backup.purged = true;
