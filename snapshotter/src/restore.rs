@@ -19,7 +19,6 @@ mod schema;
 mod scripts;
 mod settings;
 mod source;
-mod sstable;
 mod tables;
 
 pub use args::{RestoreArgs, RESTORE_EXAMPLES};
@@ -51,6 +50,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
     ));
     let store = store::connect(&settings.common.s3).await?;
     let selected = source::select(store.as_ref(), &settings, &output).await?;
+    let name = selected.manifest.name.clone();
     if args.schema {
         // `--schema`: the backup's schema first, where it is missing (see restore/schema.rs).
         schema::apply(
@@ -62,15 +62,20 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
         )
         .await?;
     }
-    let name = selected.manifest.name.clone();
+    let planned = if settings.on_nodes() {
+        source::plan_for_nodes(&selected, &settings)?
+    } else if settings.mode == args::ModeArg::Sstableloader {
+        source::plan_loader(&selected, &settings)?
+    } else {
+        source::plan_local(&selected, &settings)?
+    };
+    if let Some(note) = planned.note() {
+        output.info(format!("backup {name}: {note}"));
+    }
+    let files = planned.files;
     let (targets, interrupted) = if settings.on_nodes() {
-        let files = source::plan_for_nodes(&selected, &settings)?;
         on_nodes(&settings, store.as_ref(), &name, files, &output).await?
     } else {
-        let files = match settings.mode {
-            args::ModeArg::Sstableloader => source::plan_loader(&selected, &settings)?,
-            _ => source::plan_local(&selected, &settings)?,
-        };
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let run = local::run(&settings, store.clone(), files, output.clone(), cancel_rx);
         tokio::pin!(run);

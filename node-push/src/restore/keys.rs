@@ -49,7 +49,7 @@ pub fn objects_from_listing(base: &str, name: &str, objects: &[ObjectMeta]) -> V
                     compressed_size: meta.size,
                     sha256: String::new(),
                     etag: meta.etag.clone(),
-                    variant: 0,
+                    variant: data.variant,
                     source_id: None,
                 },
             )),

@@ -23,6 +23,7 @@ mod host_map;
 mod keys;
 mod plan;
 mod source;
+pub mod sstable;
 mod write;
 
 pub use engine::{

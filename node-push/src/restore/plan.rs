@@ -8,11 +8,15 @@
 //!   SSTables have the same names as the table's own).
 //!
 //! Planning is pure: no store, no filesystem. It filters by keyspace, table and source host, renames hosts
-//! through a [`HostMap`], and refuses two different objects with one target path instead of letting one
-//! silently overwrite the other.
+//! through a [`HostMap`], keeps every SSTable instance whole (snapshot and `backups/` copies, `~N`
+//! variants: identical ones restored once, the others renumbered by whole SSTable, see [`instances`]), and
+//! refuses two different non-SSTable files with one target path instead of letting one overwrite the other.
+
+mod instances;
 
 use super::host_map::HostMap;
 use super::keys::entry_data_key;
+use crate::layout::{DataKey, DataKind};
 use crate::manifest::ObjectEntry;
 use crate::message::{RestoreFile, RestoreRequest};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +72,10 @@ pub struct PlannedFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestorePlan {
     pub files: Vec<PlannedFile>,
+    /// SSTables left out because an identical one (same components, sizes and SHA-256s) is restored.
+    pub duplicates: usize,
+    /// SSTables restored under another generation, because an earlier SSTable of the plan has theirs.
+    pub renumbered: usize,
 }
 
 impl RestorePlan {
@@ -126,7 +134,7 @@ pub enum PlanError {
     /// A target that is not an absolute path without `.` and `..` components.
     #[error("{key}: target {} is not a clean absolute path", target.display())]
     BadTarget { key: String, target: PathBuf },
-    /// Two objects with different content would be written to one path.
+    /// Two files that are not SSTable components, with different content, would be written to one path.
     #[error("{first} and {second} would both be restored to {}; restore them to different hosts or directories", target.display())]
     Conflict {
         target: PathBuf,
@@ -135,14 +143,14 @@ pub enum PlanError {
     },
 }
 
-/// Maps each object to its target, keeping those that pass the filters. Fails on the first object whose
-/// key cannot be understood or whose target another object already takes.
+/// Maps each object to its target, keeping those that pass the filters, with every SSTable instance whole
+/// (see [`instances`]): identical duplicates once, colliding generations renumbered. Fails on the first
+/// object whose key cannot be understood, or on two different non-SSTable files with one target.
 pub fn plan_restore<'a>(
     objects: impl IntoIterator<Item = &'a ObjectEntry>,
     options: &RestoreOptions,
 ) -> Result<RestorePlan, PlanError> {
-    let mut plan = RestorePlan::default();
-    let mut by_target: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut slots = Vec::new();
     for entry in objects {
         let Some(data) = entry_data_key(entry) else {
             return Err(PlanError::NotADataKey {
@@ -153,32 +161,54 @@ pub fn plan_restore<'a>(
             continue;
         }
         let target_host = options.host_map.target(&entry.host).to_string();
-        let target = target_path(
-            &options.mode,
-            &target_host,
-            &data.keyspace,
-            &data.table_dir,
-            &data.file,
-        );
+        let (dir, prefix) = target_dir(&options.mode, &target_host, &data);
+        let name = Path::new(&data.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let location = match &data.kind {
+            DataKind::Snapshot { tag } => format!("snapshots/{tag}"),
+            DataKind::Incremental => format!("backups~{}", data.variant.max(entry.variant)),
+        };
+        slots.push(instances::Slot {
+            entry,
+            target_host,
+            dir,
+            prefix,
+            name,
+            location,
+        });
+    }
+    let decisions = instances::decide(&slots);
+    let mut plan = RestorePlan {
+        duplicates: decisions.duplicates,
+        renumbered: decisions.renumbered,
+        ..RestorePlan::default()
+    };
+    let mut by_target: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for (slot, decision) in slots.into_iter().zip(decisions.per_slot) {
+        let instances::Decision::Restore(name) = decision else {
+            continue;
+        };
+        let target = slot.dir.join(format!("{}{name}", slot.prefix));
         if let Some(&index) = by_target.get(&target) {
-            let first = &plan.files[index];
-            if same_sstable(first, entry) {
-                // The same SSTable in the snapshot and in `backups/` (both are hard links of one live file):
-                // restore it once, from the first (the snapshot's) entry.
+            let first = &plan.files[index].file.entry;
+            if instances::content(first) == instances::content(slot.entry) {
+                // The same file twice (a snapshot's manifest.json listed again): restore it once.
                 continue;
             }
             return Err(PlanError::Conflict {
                 target,
-                first: first.file.entry.key.clone(),
-                second: entry.key.clone(),
+                first: first.key.clone(),
+                second: slot.entry.key.clone(),
             });
         }
         by_target.insert(target.clone(), plan.files.len());
         plan.files.push(PlannedFile {
-            source_host: entry.host.clone(),
-            target_host,
+            source_host: slot.entry.host.clone(),
+            target_host: slot.target_host,
             file: RestoreFile {
-                entry: entry.clone(),
+                entry: slot.entry.clone(),
                 target,
             },
         });
@@ -218,41 +248,19 @@ fn wanted(options: &RestoreOptions, entry: &ObjectEntry, keyspace: &str, table_d
     keyspace_ok && table_ok && host_ok
 }
 
-/// One SSTable of one source host seen twice; different recorded content is still a conflict.
-fn same_sstable(first: &PlannedFile, entry: &ObjectEntry) -> bool {
-    let known = &first.file.entry;
-    let same_source = first.source_host == entry.host;
-    let same_content = known.sha256.is_empty()
-        || entry.sha256.is_empty()
-        || (known.sha256 == entry.sha256 && known.size == entry.size);
-    same_source && same_content
-}
-
-fn target_path(
-    mode: &RestoreMode,
-    host: &str,
-    keyspace: &str,
-    table_dir: &str,
-    file: &str,
-) -> PathBuf {
-    match mode {
-        RestoreMode::Stage { staging_root } => {
-            staging_root.join(keyspace).join(table_dir).join(file)
-        }
-        RestoreMode::Flat { restore_dir } => {
-            let file = Path::new(file);
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let index_dir = file.parent().unwrap_or(Path::new(""));
-            restore_dir
-                .join(keyspace)
-                .join(table_dir)
-                .join(index_dir)
-                .join(format!("{host}_{name}"))
-        }
-    }
+/// The directory a file goes in, and what its name gets in front: `<root>/<ks>/<table dir>[/.<index>]`
+/// and nothing (stage), or `<restore dir>/<ks>/<table dir>[/.<index>]` and `<host>_` (flat).
+fn target_dir(mode: &RestoreMode, host: &str, data: &DataKey) -> (PathBuf, String) {
+    let index_dir = Path::new(&data.file).parent().unwrap_or(Path::new(""));
+    let (root, prefix) = match mode {
+        RestoreMode::Stage { staging_root } => (staging_root, String::new()),
+        RestoreMode::Flat { restore_dir } => (restore_dir, format!("{host}_")),
+    };
+    let dir = root
+        .join(&data.keyspace)
+        .join(&data.table_dir)
+        .join(index_dir);
+    (dir, prefix)
 }
 
 #[cfg(test)]

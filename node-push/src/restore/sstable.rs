@@ -1,11 +1,15 @@
-//! SSTable file names, to move restored files into a live table directory without ever taking a name a
-//! live SSTable has (Cassandra would skip it, or the move would replace a live file).
+//! SSTable file names (Cassandra's `Descriptor`): which files are components of one SSTable, and the same
+//! SSTable under another generation. The planner uses them to give every distinct SSTable of a backup its
+//! own generation, the coordinator to move restored files into a live table directory without ever taking
+//! a name a live SSTable has (Cassandra would skip it, or the move would replace a live file).
 //!
 //! Two naming schemes exist:
 //! - up to 2.1: `<ks>-<table>[.<index>]-<version>-<generation>-<Component>`, e.g. `ks1-users-ia-3-Data.db`
 //!   (1.2), `ks-t-ka-12-Data.db` (2.1); temporary files carry `tmp`/`tmplink` before the version;
-//! - from 2.2: `<version>-<generation>-<format>-<Component>`, e.g. `nb-12-big-Data.db`, with 4.1+'s
-//!   unique generations `nb-3gll_1kke_3qdyo2i4kzfpt3cqcy-big-Data.db`.
+//! - from 2.2: `<version>-<generation>-<format>-<Component>`, e.g. `la-1-big-Data.db` (2.2),
+//!   `mc-12-big-Data.db` (3.x), `nb-12-big-Data.db` (4.0), with 4.1+'s unique (ULID-like, base 36)
+//!   generations `nb-3gll_1kke_3qdyo2i4kzfpt3cqcy-big-Data.db` and 5.0's formats `oa-…-big-` and
+//!   `da-…-bti-`; 5.0's SAI components are `<descriptor>-SAI+aa+<index>+<part>.db`.
 //!
 //! The generation namespace is the directory plus, for the old scheme, the `<ks>-<table>[.<index>]`
 //! family: two files of one directory and family with the same generation belong to the same SSTable,
@@ -100,6 +104,24 @@ impl SstableName {
     pub fn file_name(&self) -> String {
         self.parts.join("-")
     }
+
+    /// The name without its component: `nb-12-big`, `ks1-users-ia-3`. Every component of one SSTable has
+    /// the same descriptor.
+    pub fn descriptor(&self) -> String {
+        self.parts[..self.parts.len() - 1].join("-")
+    }
+
+    /// The same name with `generation` (a counter, or a unique id as it was).
+    pub fn with(&self, generation: &Generation) -> String {
+        match generation {
+            Generation::Number(n) => self.with_generation(*n),
+            Generation::Unique(id) => {
+                let mut parts = self.parts.clone();
+                parts[self.generation_index] = id.clone();
+                parts.join("-")
+            }
+        }
+    }
 }
 
 fn is_version(word: &str) -> bool {
@@ -155,6 +177,60 @@ mod tests {
                 .component(),
             "Digest.sha1"
         );
+    }
+
+    #[test]
+    fn every_version_has_a_descriptor_and_a_generation() {
+        for (name, descriptor, family, generation) in [
+            (
+                "ks-cf-ia-4-Data.db",
+                "ks-cf-ia-4",
+                "ks-cf",
+                Generation::Number(4),
+            ),
+            (
+                "ks-cf-jb-5-Index.db",
+                "ks-cf-jb-5",
+                "ks-cf",
+                Generation::Number(5),
+            ),
+            (
+                "ks-cf.cf_idx-ka-6-Data.db",
+                "ks-cf.cf_idx-ka-6",
+                "ks-cf.cf_idx",
+                Generation::Number(6),
+            ),
+            ("la-1-big-Data.db", "la-1-big", "", Generation::Number(1)),
+            ("ma-2-big-TOC.txt", "ma-2-big", "", Generation::Number(2)),
+            (
+                "me-3-big-Statistics.db",
+                "me-3-big",
+                "",
+                Generation::Number(3),
+            ),
+            ("nb-7-big-Data.db", "nb-7-big", "", Generation::Number(7)),
+            ("oa-8-big-Data.db", "oa-8-big", "", Generation::Number(8)),
+            (
+                "da-3gll_1kke_3qdyo2i4kzfpt3cqcy-bti-Partitions.db",
+                "da-3gll_1kke_3qdyo2i4kzfpt3cqcy-bti",
+                "",
+                Generation::Unique("3gll_1kke_3qdyo2i4kzfpt3cqcy".into()),
+            ),
+            (
+                "nc-9-big-SAI+aa+users_age_idx+Meta.db",
+                "nc-9-big",
+                "",
+                Generation::Number(9),
+            ),
+        ] {
+            let sstable = SstableName::parse(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(sstable.descriptor(), descriptor, "{name}");
+            assert_eq!(sstable.family(), family, "{name}");
+            assert_eq!(sstable.generation(), &generation, "{name}");
+            assert_eq!(sstable.with(&generation), name);
+        }
+        let ulid = SstableName::parse("nb-3gll_1kke_3qdyo2i4kzfpt3cqcy-big-Data.db").unwrap();
+        assert_eq!(ulid.with(&Generation::Number(12)), "nb-12-big-Data.db");
     }
 
     #[test]

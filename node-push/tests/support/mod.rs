@@ -176,7 +176,13 @@ pub fn node_push_full(
         })
         .collect();
     assert!(
-        matches!(messages.first(), Some(Message::Hello { protocol: 1, .. })),
+        matches!(
+            messages.first(),
+            Some(Message::Hello {
+                protocol: node_push::message::PROTOCOL_VERSION,
+                ..
+            })
+        ),
         "{messages:?}\nstderr: {stderr}"
     );
     Run {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use node_push::manifest::{Manifest, ObjectEntry};
 use node_push::restore::{
     backup_objects, find_backup, plan_restore, PlannedFile, RestoreMode, RestoreOptions,
+    RestorePlan,
 };
 use node_push::store::ObjectStore;
 use std::path::{Path, PathBuf};
@@ -117,54 +118,98 @@ fn source_hosts(selected: &Selected, settings: &RestoreSettings) -> Vec<String> 
     hosts
 }
 
+/// What the planner decided, over every source host.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub files: Vec<PlannedFile>,
+    /// SSTables stored more than once (a snapshot file and its `backups/` link) restored once.
+    pub duplicates: usize,
+    /// SSTables given a generation of their own because another SSTable of the backup has theirs.
+    pub renumbered: usize,
+}
+
+impl Planned {
+    fn add(&mut self, plan: RestorePlan) {
+        self.files.extend(plan.files);
+        self.duplicates += plan.duplicates;
+        self.renumbered += plan.renumbered;
+    }
+
+    /// One line for the log when the backup held an SSTable name more than once; `None` otherwise.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.duplicates > 0 {
+            parts.push(format!(
+                "{} SSTable(s) stored twice (snapshot and backups/) restored once",
+                self.duplicates
+            ));
+        }
+        if self.renumbered > 0 {
+            parts.push(format!(
+                "{} SSTable(s) renumbered (their name is used by another SSTable of the backup)",
+                self.renumbered
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
 /// Files for the node modes: each source host planned on its own with Cassandra's names, targets
 /// relative to `/` (`/<ks>/<table dir>/<file>`); the node runner puts them under its staging root.
-pub fn plan_for_nodes(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
-    let mut files = Vec::new();
+pub fn plan_for_nodes(selected: &Selected, settings: &RestoreSettings) -> Result<Planned> {
+    let mut planned = Planned::default();
     for host in source_hosts(selected, settings) {
         let mode = RestoreMode::Stage {
             staging_root: PathBuf::from("/"),
         };
-        let plan = plan_restore(&selected.objects, &options(settings, mode, vec![host]))?;
-        files.extend(plan.files);
+        planned.add(plan_restore(
+            &selected.objects,
+            &options(settings, mode, vec![host]),
+        )?);
     }
-    nothing_planned(&files, selected, settings)?;
-    Ok(files)
+    nothing_planned(&planned, selected, settings)?;
+    Ok(planned)
 }
 
-/// Files for `--mode local`: the old tool's layout under `--restore-dir`.
-pub fn plan_local(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
+/// Files for `--mode local`: the old tool's layout `<restore dir>/<ks>/<table dir>/<host>_<file>`.
+pub fn plan_local(selected: &Selected, settings: &RestoreSettings) -> Result<Planned> {
     let mode = RestoreMode::Flat {
         restore_dir: settings.restore_dir.clone(),
     };
     let hosts = settings.hosts.clone();
-    let plan = plan_restore(&selected.objects, &options(settings, mode, hosts))?;
-    nothing_planned(&plan.files, selected, settings)?;
-    Ok(plan.files)
+    let mut planned = Planned::default();
+    planned.add(plan_restore(
+        &selected.objects,
+        &options(settings, mode, hosts),
+    )?);
+    nothing_planned(&planned, selected, settings)?;
+    Ok(planned)
 }
 
 /// Files for `--mode sstableloader`: `<restore dir>/<host>/<ks>/<table dir>/<file>`, Cassandra's names, as
 /// sstableloader wants them (one directory per table, per source host since their names collide).
-pub fn plan_loader(selected: &Selected, settings: &RestoreSettings) -> Result<Vec<PlannedFile>> {
-    let mut files = Vec::new();
+pub fn plan_loader(selected: &Selected, settings: &RestoreSettings) -> Result<Planned> {
+    let mut planned = Planned::default();
     for host in source_hosts(selected, settings) {
         let root = settings
             .restore_dir
             .join(settings.host_map.target(&host).replace('/', "_"));
         let mode = RestoreMode::Stage { staging_root: root };
-        let plan = plan_restore(&selected.objects, &options(settings, mode, vec![host]))?;
-        files.extend(plan.files);
+        planned.add(plan_restore(
+            &selected.objects,
+            &options(settings, mode, vec![host]),
+        )?);
     }
-    nothing_planned(&files, selected, settings)?;
-    Ok(files)
+    nothing_planned(&planned, selected, settings)?;
+    Ok(planned)
 }
 
 fn nothing_planned(
-    files: &[PlannedFile],
+    planned: &Planned,
     selected: &Selected,
     settings: &RestoreSettings,
 ) -> Result<()> {
-    if !files.is_empty() {
+    if !planned.files.is_empty() {
         return Ok(());
     }
     let tables = if settings.tables.is_empty() {

@@ -2,6 +2,9 @@
 
 use super::*;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+mod instances;
 
 fn entry(host: &str, path: &str, sha: &str) -> ObjectEntry {
     let table_dir = path.split('/').nth(3).unwrap();
@@ -109,7 +112,7 @@ fn host_map_moves_files_to_another_host() {
 }
 
 #[test]
-fn the_same_sstable_twice_is_restored_once_and_different_ones_conflict() {
+fn the_same_sstable_twice_is_restored_once_and_different_ones_are_renumbered() {
     let snap = entry(
         "h1",
         &format!("/d/ks/{T}/snapshots/s/nb-1-big-Data.db"),
@@ -122,18 +125,31 @@ fn the_same_sstable_twice_is_restored_once_and_different_ones_conflict() {
     let plan = plan_restore([&snap, &incr], &options).unwrap();
     assert_eq!(plan.files.len(), 1);
     assert_eq!(plan.files[0].file.entry.key, snap.key);
+    assert_eq!((plan.duplicates, plan.renumbered), (1, 0));
 
+    // A table rebuilt after the snapshot: backups/ has another nb-1. Both are restored.
     let changed = entry("h1", &format!("/d/ks/{T}/backups/nb-1-big-Data.db"), "ff");
-    let err = plan_restore([&snap, &changed], &options).unwrap_err();
-    assert!(matches!(err, PlanError::Conflict { .. }), "{err}");
-    // Two hosts' generation 1 onto one staging dir: a conflict, not an overwrite.
+    let plan = plan_restore([&snap, &changed], &options).unwrap();
+    assert_eq!(
+        targets(&plan),
+        [
+            format!("/s/ks/{T}/nb-1-big-Data.db"),
+            format!("/s/ks/{T}/nb-2-big-Data.db"),
+        ]
+    );
+    assert_eq!((plan.duplicates, plan.renumbered), (0, 1));
+    // Two hosts' generation 1 onto one staging dir: renumbered, not an overwrite.
     let other_host = entry(
         "h2",
         &format!("/d/ks/{T}/snapshots/s/nb-1-big-Data.db"),
-        "aa",
+        "ab",
     );
-    let err = plan_restore([&snap, &other_host], &options).unwrap_err();
-    assert!(err.to_string().contains(&other_host.key), "{err}");
+    let plan = plan_restore([&snap, &other_host], &options).unwrap();
+    assert_eq!(plan.files[1].file.entry.key, other_host.key);
+    assert_eq!(
+        plan.files[1].file.target,
+        PathBuf::from(format!("/s/ks/{T}/nb-2-big-Data.db"))
+    );
 }
 
 #[test]

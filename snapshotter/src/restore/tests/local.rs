@@ -122,9 +122,9 @@ async fn run_local(store: Arc<MemoryStore>, args: &[&str]) -> anyhow::Result<Tar
     let settings = settings(args)?;
     let selected = select(store.as_ref(), &settings, &quiet()).await?;
     let files = if settings.mode == super::super::args::ModeArg::Sstableloader {
-        plan_loader(&selected, &settings)?
+        plan_loader(&selected, &settings)?.files
     } else {
-        plan_local(&selected, &settings)?
+        plan_local(&selected, &settings)?.files
     };
     let (_keep, cancel) = tokio::sync::watch::channel(false);
     local::run(&settings, store, files, quiet(), cancel).await

@@ -173,7 +173,7 @@ async fn restore(mode: &str, remote: FakeRemote) -> (TargetReport, Arc<FakeRemot
         entry("n1", "t1", "ks-t1-ia-1-Data.db"),
         entry("n1", "t2", "ks-t2-ia-1-Data.db"),
     ];
-    let files = plan_for_nodes(&selected(entries), &settings).unwrap();
+    let files = plan_for_nodes(&selected(entries), &settings).unwrap().files;
     let remote = Arc::new(remote);
     let job = NodeRestore {
         settings,
