@@ -170,6 +170,8 @@ pub struct RestoreRequest {
 }
 
 /// Why a file was skipped.
+// One value per file, serialised at once: boxing the entry would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {

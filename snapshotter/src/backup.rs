@@ -11,6 +11,7 @@
 mod cleanup;
 mod metadata;
 mod plan;
+mod stream_steps;
 
 pub use plan::{choose_plan, Plan, Start};
 
@@ -20,10 +21,11 @@ use crate::report::{BackupReport, HostReport};
 use crate::settings::BackupSettings;
 use crate::stages::install::NodePushCatalog;
 use crate::stages::preflight::{NodeFacts, PreflightInput};
-use crate::stages::{bounded, install, preflight, snapshot, upload};
+use crate::stages::{bounded, install, preflight, snapshot, streams, upload};
 use chrono::Utc;
 use node_push::manifest::ObjectEntry;
 use node_push::store::ObjectStore;
+use node_push::streams::StreamAction;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -42,6 +44,9 @@ struct State {
     snapshot_requested: bool,
     errors: Vec<String>,
     manifest_key: Option<String>,
+    /// Set when the run changed its plan (an incremental whose stream a node no longer keeps became a
+    /// new snapshot).
+    replanned: Option<Plan>,
 }
 
 /// One `backup` run.
@@ -73,6 +78,7 @@ impl BackupJob {
             snapshot_requested: false,
             errors: Vec::new(),
             manifest_key: None,
+            replanned: None,
         });
         let interrupted = tokio::select! {
             () = self.stages(&plan, &state) => false,
@@ -82,6 +88,8 @@ impl BackupJob {
             self.output
                 .error("interrupted: node-push stopped on every host; clearing snapshots");
         }
+        let replanned = state.lock().expect("not poisoned").replanned.take();
+        let plan = replanned.unwrap_or(plan);
         self.clear_snapshots(&plan, &state).await;
         self.connector.close_all().await;
         let state = state.into_inner().expect("not poisoned");
@@ -208,7 +216,23 @@ impl BackupJob {
         if Self::any_failed(state) {
             return;
         }
+        let Some(plan) = self.check_streams(plan, &nodes, &paths, state).await else {
+            return;
+        };
+        self.snapshot_and_upload(&plan, &nodes, &paths, state).await;
+    }
 
+    /// Snapshot (or flush), upload, manifest, commit: the stages that change something.
+    async fn snapshot_and_upload(
+        &self,
+        plan: &Plan,
+        nodes: &[Node],
+        paths: &[String],
+        state: &Mutex<State>,
+    ) {
+        let s = &self.settings;
+        let pool = s.pool_size;
+        let spec = streams::spec(s);
         // Snapshot (or flush for an incremental) on all hosts at once.
         let table = s.table.as_deref();
         let stage = match plan {
@@ -223,7 +247,19 @@ impl BackupJob {
                     return;
                 }
                 state.lock().expect("not poisoned").snapshot_requested = true;
-                let taken = bounded(&nodes, nodes.len(), |node| async move {
+                let spec = &spec;
+                let taken = bounded(nodes, nodes.len(), |node| async move {
+                    // Claim every backups/ link flushed from now on, before the snapshot exists.
+                    let action = StreamAction::Register {
+                        backup: name.clone(),
+                    };
+                    streams::call(
+                        node.remote.as_ref(),
+                        self.node_push_at(node, nodes, paths),
+                        spec,
+                        action,
+                    )
+                    .await?;
                     if *start == Start::Resume {
                         // The failed run may not have cleared its snapshot (a host it lost): start clean.
                         snapshot::clear(node.remote.as_ref(), &node.facts.nodetool, name).await?;
@@ -236,7 +272,7 @@ impl BackupJob {
             }
             Plan::Incremental { .. } => {
                 self.output.stage(Stage::Flush, "nodetool flush");
-                let flushed = bounded(&nodes, nodes.len(), |node| {
+                let flushed = bounded(nodes, nodes.len(), |node| {
                     snapshot::flush(
                         node.remote.as_ref(),
                         &node.facts.nodetool,
@@ -264,11 +300,8 @@ impl BackupJob {
         );
         let started_at = Utc::now();
         let input = s.common.s3.credentials.node_input();
-        let uploads = bounded(&nodes, pool, |node| {
-            let path = &paths[nodes
-                .iter()
-                .position(|n| n.index == node.index)
-                .expect("listed")];
+        let uploads = bounded(nodes, pool, |node| {
+            let path = self.node_push_at(node, nodes, paths).path;
             let command =
                 upload::node_push_command(s.privilege, path, &self.upload_args(plan, node));
             let input = &input;
@@ -281,7 +314,8 @@ impl BackupJob {
         .await;
         let completed_at = Utc::now();
         let mut entries: Vec<ObjectEntry> = Vec::new();
-        for (node, (result, elapsed)) in nodes.iter().zip(uploads) {
+        let mut in_backup: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
+        for (position, (node, (result, elapsed))) in nodes.iter().zip(uploads).enumerate() {
             let host = node.remote.host();
             let result = match result {
                 Ok(result) => result,
@@ -338,6 +372,7 @@ impl BackupJob {
                     }
                 ));
             }
+            in_backup[position] = result.in_backup;
             entries.extend(result.entries);
         }
         let all_ok = !Self::any_failed(state);
@@ -351,15 +386,14 @@ impl BackupJob {
             Plan::Incremental { .. } if !all_ok && entries.is_empty() => return,
             _ => self.manifest_with(plan, entries, started_at, completed_at),
         };
-        if let Err(error) = self.write_metadata(plan, &nodes, &manifest, state).await {
-            let error = format!("{error:#}");
+        if let Err(error) = self.write_metadata(plan, nodes, &manifest, state).await {
+            let error = format!("{error:#} (nothing was deleted from the nodes)");
             self.output.error(&error);
             state.lock().expect("not poisoned").errors.push(error);
             return;
         }
-        if let Plan::Snapshot { .. } = plan {
-            self.prune_incrementals(&nodes, &manifest).await;
-        }
+        self.commit_streams(plan, nodes, paths, &manifest, in_backup)
+            .await;
     }
 }
 

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     objects: Mutex<BTreeMap<String, Bytes>>,
+    /// Puts of keys ending with this fail (fault injection).
+    pub refuse_puts_ending: Mutex<Option<String>>,
 }
 
 fn unsupported(op: &'static str, key: &str) -> StoreError {
@@ -30,6 +32,15 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put_object(&self, key: &str, body: Bytes, _opts: &PutOptions) -> StoreResult<String> {
+        if let Some(suffix) = self.refuse_puts_ending.lock().unwrap().as_deref() {
+            if key.ends_with(suffix) {
+                return Err(StoreError::Permanent {
+                    op: "put_object",
+                    key: key.to_string(),
+                    message: "AccessDenied (injected)".into(),
+                });
+            }
+        }
         self.objects.lock().unwrap().insert(key.to_string(), body);
         Ok("etag".into())
     }

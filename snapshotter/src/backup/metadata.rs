@@ -34,9 +34,11 @@ impl BackupJob {
         args.exclude_tables = s.exclude_tables.clone();
         match plan {
             Plan::Snapshot { name, .. } => args.snapshot_tag = Some(name.clone()),
-            Plan::Incremental { .. } => {
+            // What the backup already holds decides what is sent and under which key; nothing is
+            // deleted by the upload (the stream commit does that once the manifest is written).
+            Plan::Incremental { base } => {
                 args.incremental = true;
-                args.delete_after_upload = true;
+                args.committed_manifest = Some(layout::manifest_key(&s3.base_path, &base.name));
             }
         }
         args.host_label = Some(host.to_string());

@@ -60,8 +60,29 @@ fn entry(host: &str, name: &str, file: &str) -> ObjectEntry {
         sha256: "0".repeat(64),
         etag: "e".into(),
         variant: 0,
-        source_id: None,
+        source_id: Some(format!("1:{host}:{file}")),
     }
+}
+
+/// The stream requests a host received, in order: (script index, request).
+fn stream_requests(remote: &FakeRemote) -> Vec<(usize, node_push::streams::StreamRequest)> {
+    remote
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, (script, _))| script.contains(" stream "))
+        .map(|(i, (_, stdin))| (i, serde_json::from_slice(stdin).unwrap()))
+        .collect()
+}
+
+fn position(remote: &FakeRemote, pattern: &str) -> usize {
+    remote
+        .scripts()
+        .iter()
+        .position(|s| s.contains(pattern))
+        .unwrap_or_else(|| panic!("{pattern} never ran"))
 }
 
 fn node_push_output(messages: &[Message]) -> String {
@@ -75,6 +96,16 @@ fn node_push_output(messages: &[Message]) -> String {
         .chain(messages)
         .map(|m| m.to_line() + "\n")
         .collect()
+}
+
+/// What `node-push stream` answers on a node that keeps this stream (or not).
+fn stream_answer(registered: bool) -> String {
+    node_push_output(&[Message::Stream(node_push::streams::StreamAnswer {
+        registry: "/.cassandra-snapshotter".into(),
+        registry_existed: true,
+        registered,
+        ..Default::default()
+    })])
 }
 
 fn hello_line() -> String {
@@ -113,7 +144,7 @@ fn healthy(host: &str, name: &str) -> FakeRemote {
             0,
             "Address DC Rack Status\n127.0.0.2 dc1 r1 Up\n",
         )
-        .on("while IFS= read", 0, "1\n")
+        .on(" stream ", 0, &stream_answer(true))
         .on(" upload ", 0, &done)
 }
 
@@ -204,11 +235,22 @@ async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
     );
     for host in &r.hosts {
         assert!(ran(host, "clearsnapshot -t 20240101000000"));
+        // Registered before the snapshot, committed (with what it stored) after the manifest.
+        use node_push::streams::StreamAction;
+        let requests = stream_requests(host);
+        assert_eq!(requests.len(), 2, "{:?}", host.scripts());
         assert!(
-            ran(host, "while IFS= read"),
-            "pruned backups/ on {}",
-            host.host
+            matches!(&requests[0].1.action, StreamAction::Register { backup } if backup == NAME)
         );
+        assert!(requests[0].0 < position(host, "snapshot -t"));
+        match &requests[1].1.action {
+            StreamAction::Commit { backup, source_ids } => {
+                assert_eq!(backup, NAME);
+                assert_eq!(source_ids, &[format!("1:{}:ks-t-ia-1-Data.db", host.host)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(requests[1].0 > position(host, " upload "));
         let upload = host
             .scripts()
             .into_iter()
@@ -445,7 +487,71 @@ async fn an_incremental_records_every_verified_object_even_when_a_host_fails() {
             .into_iter()
             .find(|s| s.contains(" upload "))
             .unwrap();
-        assert!(upload.contains("--incremental") && upload.contains("--delete-after-upload"));
+        assert!(upload.contains("--incremental") && !upload.contains("--delete-after-upload"));
+        assert!(
+            upload.contains(&format!("--committed-manifest base/{NAME}/manifest.json")),
+            "{upload}"
+        );
+        // b's verified file is committed too: its link may go, the others stay for the next run.
+        let commit = stream_requests(host).pop().unwrap().1;
+        assert!(
+            matches!(&commit.action, node_push::streams::StreamAction::Commit { source_ids, .. } if source_ids.len() == 1),
+            "{commit:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_manifest_write_deletes_nothing() {
+    let store = Arc::<MemoryStore>::default();
+    *store.refuse_puts_ending.lock().unwrap() = Some("/manifest.json".into());
+    let r = run(
+        snapshot_plan(NAME),
+        vec![healthy("a", NAME), healthy("b", NAME)],
+        store,
+    )
+    .await;
+    assert!(r.report.failed() && !r.report.complete);
+    for host in &r.hosts {
+        let requests = stream_requests(host);
+        assert_eq!(requests.len(), 1, "registered, never committed");
+        assert!(matches!(
+            requests[0].1.action,
+            node_push::streams::StreamAction::Register { .. }
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_incremental_a_node_no_longer_keeps_becomes_a_new_snapshot() {
+    let base = Manifest::new(
+        NAME,
+        "base",
+        vec!["a".into(), "b".into()],
+        Some(vec!["ks".into()]),
+        "",
+    );
+    let dropped = healthy("b", NAME);
+    dropped
+        .rules
+        .lock()
+        .unwrap()
+        .retain(|r| r.contains != " stream ");
+    let dropped =
+        dropped
+            .once(" stream ", 0, &stream_answer(false))
+            .on(" stream ", 0, &stream_answer(true));
+    let plan = Plan::Incremental {
+        base: Box::new(base),
+    };
+    let r = run(plan, vec![healthy("a", NAME), dropped], Arc::default()).await;
+    assert!(!r.report.failed(), "{:?}", r.report.failure_lines());
+    assert_eq!(r.report.kind, "snapshot");
+    assert_ne!(r.report.backup, NAME);
+    for host in &r.hosts {
+        assert!(!ran(host, "nodetool flush"));
+        assert!(ran(host, &format!("snapshot -t {}", r.report.backup)));
+        assert!(ran(host, &format!("clearsnapshot -t {}", r.report.backup)));
     }
 }
 

@@ -6,12 +6,15 @@
 //! 2. [`install`]: node-push copied to the node when its SHA-256 differs, verified, mode 0700.
 //! 3. [`snapshot`]: `nodetool snapshot` (or `flush` for an incremental); `clearsnapshot` afterwards.
 //! 4. [`upload`]: node-push on each host, its JSON lines turned into progress and manifest entries.
-//! 5. [`finish`]: ring, schema, and the manifest last.
+//! 5. [`finish`]: ring, schema, and the manifest last; then [`streams`] commits the batch on each node,
+//!    the only point where `backups/` links are deleted (registered before the snapshot, checked before
+//!    an incremental).
 
 pub mod finish;
 pub mod install;
 pub mod preflight;
 pub mod snapshot;
+pub mod streams;
 pub mod upload;
 
 use futures_util::stream::{self, StreamExt};

@@ -50,6 +50,9 @@ pub struct HostUpload {
     pub uploaded: u64,
     pub already_stored: u64,
     pub deleted: u64,
+    /// Source identities of `backups/` files whose SSTable the backup already holds: not sent, not
+    /// listed again, but committed with the batch so that their links can go.
+    pub in_backup: Vec<String>,
     /// Files that were gone by the time node-push read them.
     pub vanished: Vec<String>,
     pub fatal: Option<String>,
@@ -250,6 +253,14 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
             result.failed_files.push(format!("{path}: {error}"));
         }
         Message::FileDeleted { .. } => result.deleted += 1,
+        Message::InBackup {
+            path, source_id, ..
+        } => {
+            output.verbose(format!(
+                "{host}: {path} is already in the backup, not sent again"
+            ));
+            result.in_backup.push(source_id);
+        }
         Message::Summary(summary) => {
             result.summary = Some(summary);
             return true;
