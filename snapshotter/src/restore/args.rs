@@ -67,7 +67,7 @@ pub struct RestoreArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
     /// First create the backup's schema of --keyspace where it is missing (a new or wiped cluster; an
-    /// existing table is refused, nothing is altered), then restore the data (see Disaster recovery below).
+    /// existing table is refused, nothing is altered), then restore the data (see the examples).
     #[arg(long)]
     pub schema: bool,
 
@@ -194,6 +194,9 @@ Examples:
   # Bring back a truncated table on every node of the latest backup
   cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
       restore --keyspace=shop --table=orders --mode=refresh --ssh-config=./ssh_config
+  # Disaster recovery into a new, empty cluster: the backup's schema (--backup-schema), then the data
+  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
+      restore --keyspace=shop --schema --mode=refresh --ssh-config=./ssh_config
   # Rebuild one node whose disk was lost (Cassandra stopped on it), as of a point in time
   cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
       restore --keyspace=shop --hosts=10.0.0.3 --mode=in-place --until=2024-01-31T12:00:00Z

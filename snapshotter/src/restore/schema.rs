@@ -102,15 +102,10 @@ async fn on_node(
         bail!("{host}: nodetool ring failed: {}", ring.reason());
     }
     let current_ring = tokens_by_address(&ring.stdout);
-    let backup_ring = match store::get(
-        store,
-        &layout::ring_key(&settings.common.s3.base_path, name),
-    )
-    .await?
-    {
-        Some(bytes) => Some(tokens_by_address(&String::from_utf8_lossy(&bytes))),
-        None => None,
-    };
+    let ring_key = layout::ring_key(&settings.common.s3.base_path, name);
+    let backup_ring = store::get(store, &ring_key)
+        .await?
+        .map(|bytes| tokens_by_address(&String::from_utf8_lossy(&bytes)));
     let check = PlacementCheck {
         backup_ring,
         current_ring,
