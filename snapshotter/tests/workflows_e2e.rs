@@ -105,6 +105,15 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panicked".to_string())
 }
 
+/// Creates `keyspace` with `tables` (see [`schema`]) and stops their minor compactions.
+fn create(ring: &Ring, keyspace: &str, tables: &[&str]) -> Result<()> {
+    ring.cli(&schema(keyspace, tables))?;
+    for table in tables {
+        ring.no_compactions(keyspace, table)?;
+    }
+    Ok(())
+}
+
 fn name_of(report: &serde_json::Value) -> Result<String> {
     Ok(report["backup"]
         .as_str()
@@ -146,9 +155,9 @@ fn scoped_between_full_and_incremental(
     adhoc_base: &str,
 ) -> Result<()> {
     let keyspaces = format!("--keyspaces={ks}");
+    create(ring, ks, &["a", "b"])?;
     ring.cli(&format!(
-        "{}{}{}",
-        schema(ks, &["a", "b"]),
+        "{}{}",
         rows_script(ks, "a", 0, 50),
         rows_script(ks, "b", 0, 50)
     ))?;
@@ -191,32 +200,48 @@ fn scoped_between_full_and_incremental(
     );
     let manifest = ring.manifest(base, &name)?;
     check_stored(ring, base, &manifest)?;
+    // Checked after the restore, so that a failure says both which files and which rows are missing.
+    let mut lost = Vec::new();
     for (n, host) in ring.hosts().iter().enumerate() {
         let sent = batch_files(&manifest, 1, host, "a")?;
-        let lost: Vec<&String> = pending[n].difference(&sent).collect();
-        ensure!(
-            lost.is_empty(),
-            "{host}: {ks}/a files flushed before the scoped backup are not in {name}'s incremental: {lost:?}"
-        );
+        let missing: Vec<&String> = pending[n].difference(&sent).collect();
+        if !missing.is_empty() {
+            lost.push(format!("{host}: {missing:?}"));
+        }
     }
 
-    ring.truncate(ks, "a")?;
-    ring.truncate(ks, "b")?;
+    ring.truncate(ks, "a", &expected_rows(0, 150))?;
+    ring.truncate(ks, "b", &expected_rows(0, 150))?;
     ring.restore_ok(
         base,
         ks,
         &["--mode=refresh", &format!("--snapshot-name={name}")],
     )?;
-    check_rows(
+    let rows_a = ring.check_table(
         &format!("{ks}.a restored from {name}"),
-        &ring.row_keys(ks, "a")?,
+        ks,
+        "a",
         &expected_rows(0, 150),
-    )?;
-    check_rows(
+    );
+    let rows_b = ring.check_table(
         &format!("{ks}.b restored from {name}"),
-        &ring.row_keys(ks, "b")?,
+        ks,
+        "b",
         &expected_rows(0, 150),
-    )
+    );
+    let problems: Vec<String> = [rows_a.err(), rows_b.err()]
+        .into_iter()
+        .flatten()
+        .map(|e| format!("{e:#}"))
+        .chain((!lost.is_empty()).then(|| {
+            format!(
+                "{ks}/a files flushed before the scoped backup, not in {name}'s incremental: {}",
+                lost.join("; ")
+            )
+        }))
+        .collect();
+    ensure!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -245,6 +270,7 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
          and column_metadata = [{{column_name: city, validation_class: UTF8Type, index_type: KEYS}}];\n{}",
         people(0, 60)
     ))?;
+    ring.no_compactions(ks, "people")?;
     ring.flush(ks)?;
     ring.proxy.clear_requests();
     let full = ring.backup_ok(base, &[&keyspaces])?;
@@ -319,15 +345,16 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
         .collect();
     ensure!(strays.is_empty(), "stored but in no manifest: {strays:?}");
 
-    ring.truncate(ks, "people")?;
+    ring.truncate(ks, "people", &expected_rows(0, 90))?;
     ring.restore_ok(
         base,
         ks,
         &["--mode=refresh", &format!("--snapshot-name={name}")],
     )?;
-    check_rows(
+    ring.check_table(
         "wf_index.people restored",
-        &ring.row_keys(ks, "people")?,
+        ks,
+        "people",
         &expected_rows(0, 90),
     )?;
     let by_index = ring.cli(&format!("use {ks};\nget people where city = 'city3';\n"))?;
@@ -354,24 +381,17 @@ fn restore_then_incremental(ring: &mut Ring) -> Result<()> {
     let ks = "wf_restored";
     let base = "wf-restored";
     let keyspaces = format!("--keyspaces={ks}");
-    ring.cli(&format!(
-        "{}{}",
-        schema(ks, &["t"]),
-        rows_script(ks, "t", 0, 50)
-    ))?;
+    create(ring, ks, &["t"])?;
+    ring.cli(&format!("{}", rows_script(ks, "t", 0, 50)))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     ring.cli(&rows_script(ks, "t", 50, 80))?;
     ring.flush(ks)?;
     ring.backup_ok(base, &[&keyspaces])?;
 
-    ring.truncate(ks, "t")?;
+    ring.truncate(ks, "t", &expected_rows(0, 80))?;
     ring.restore_ok(base, ks, &["--mode=refresh"])?;
-    check_rows(
-        "wf_restored.t restored",
-        &ring.row_keys(ks, "t")?,
-        &expected_rows(0, 80),
-    )?;
+    ring.check_table("wf_restored.t restored", ks, "t", &expected_rows(0, 80))?;
     // Cassandra hard-linked what it loaded into backups/.
     let restored: Vec<BTreeSet<String>> = (0..3)
         .map(|n| ring.backups_files(n, ks, "t"))
@@ -447,11 +467,12 @@ fn restore_then_incremental(ring: &mut Ring) -> Result<()> {
         "restored files uploaded again: {written:?}"
     );
 
-    ring.truncate(ks, "t")?;
+    ring.truncate(ks, "t", &expected_rows(0, 110))?;
     ring.restore_ok(base, ks, &["--mode=refresh"])?;
-    check_rows(
+    ring.check_table(
         "wf_restored.t restored after the incremental",
-        &ring.row_keys(ks, "t")?,
+        ks,
+        "t",
         &expected_rows(0, 110),
     )
 }
@@ -463,11 +484,8 @@ fn manifest_write_failure(ring: &mut Ring) -> Result<()> {
     let ks = "wf_manifest";
     let base = "wf-manifest";
     let keyspaces = format!("--keyspaces={ks}");
-    ring.cli(&format!(
-        "{}{}",
-        schema(ks, &["t"]),
-        rows_script(ks, "t", 0, 40)
-    ))?;
+    create(ring, ks, &["t"])?;
+    ring.cli(&format!("{}", rows_script(ks, "t", 0, 40)))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     ring.cli(&rows_script(ks, "t", 40, 80))?;
@@ -537,13 +555,9 @@ fn manifest_write_failure(ring: &mut Ring) -> Result<()> {
         );
     }
 
-    ring.truncate(ks, "t")?;
+    ring.truncate(ks, "t", &expected_rows(0, 80))?;
     ring.restore_ok(base, ks, &["--mode=refresh"])?;
-    check_rows(
-        "wf_manifest.t restored",
-        &ring.row_keys(ks, "t")?,
-        &expected_rows(0, 80),
-    )
+    ring.check_table("wf_manifest.t restored", ks, "t", &expected_rows(0, 80))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -556,11 +570,8 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
     let ks = "wf_rebuilt";
     let base = "wf-rebuilt";
     let keyspaces = format!("--keyspaces={ks}");
-    ring.cli(&format!(
-        "{}{}",
-        schema(ks, &["t"]),
-        rows_script(ks, "t", 0, 40)
-    ))?;
+    create(ring, ks, &["t"])?;
+    ring.cli(&format!("{}", rows_script(ks, "t", 0, 40)))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     for (from, to) in [(40, 70), (70, 100)] {
@@ -589,6 +600,7 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
         }
     }
     ring.stack.nodes.cassandra.start_node(REBUILT)?;
+    ring.no_compactions(ks, "t")?;
     ring.proxy.clear_requests();
 
     for (from, to) in [(100, 130), (130, 160)] {
@@ -653,22 +665,37 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
         );
     }
 
-    // Restores: --until the end of each batch before the last, then the latest.
+    // Restores: --until the end of batch 1 (before the rebuild), --until the end of batch 2 (the first
+    // after it), then the latest. Before the first, the table holds at least what was written since the
+    // rebuild (node2's older rows are gone, unless its commit log brought them back).
+    let live = ring.row_keys(ks, "t")?;
+    let absent: Vec<String> = expected_rows(100, 190).difference(&live).cloned().collect();
+    ensure!(
+        absent.is_empty(),
+        "rows written after the rebuild are not live: {absent:?}"
+    );
+    ring.truncate_any(ks, "t")?;
+    let mut previous = None;
     for (batch_index, rows) in [(1, 100), (2, 160)] {
+        if let Some(live) = &previous {
+            ring.truncate(ks, "t", live)?;
+        }
         let until = manifest.batches[batch_index].completed_at.to_rfc3339();
-        ring.truncate(ks, "t")?;
         ring.restore_ok(base, ks, &["--mode=refresh", &format!("--until={until}")])?;
-        check_rows(
-            &format!("wf_rebuilt.t restored --until batch {batch_index}"),
-            &ring.row_keys(ks, "t")?,
+        ring.check_table(
+            &format!("wf_rebuilt.t restored --until the end of batch {batch_index}"),
+            ks,
+            "t",
             &expected_rows(0, rows),
         )?;
+        previous = Some(expected_rows(0, rows));
     }
-    ring.truncate(ks, "t")?;
+    ring.truncate(ks, "t", &expected_rows(0, 160))?;
     ring.restore_ok(base, ks, &["--mode=refresh"])?;
-    check_rows(
+    ring.check_table(
         "wf_rebuilt.t restored (latest)",
-        &ring.row_keys(ks, "t")?,
+        ks,
+        "t",
         &expected_rows(0, 190),
     )
 }

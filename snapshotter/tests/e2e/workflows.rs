@@ -66,6 +66,11 @@ impl Ring {
         self.stack.hosts()
     }
 
+    /// Where node-push is installed on the nodes: private to this test, so no other run's copy is used.
+    fn remote_node_push(&self) -> PathBuf {
+        self._bin_dir.path().join("remote").join("node-push")
+    }
+
     /// The coordinator with the store reached through the proxy, under base path `base`, then `args`.
     pub fn coordinator(&self, base: &str, args: &[String]) -> Result<Run> {
         let weed = &self.stack.weed;
@@ -103,6 +108,7 @@ impl Ring {
                 self.stack.nodes.ssh_config_path().display()
             ),
             format!("--node-push-binary={}", self.node_push.display()),
+            format!("--node-push-path={}", self.remote_node_push().display()),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         self.coordinator(base, &args)
@@ -132,6 +138,7 @@ impl Ring {
                 self.stack.nodes.ssh_config_path().display()
             ),
             format!("--node-push-binary={}", self.node_push.display()),
+            format!("--node-push-path={}", self.remote_node_push().display()),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let run = self.coordinator(base, &args)?;
@@ -198,7 +205,61 @@ impl Ring {
         self.stack.flush_all(keyspace)
     }
 
-    pub fn truncate(&self, keyspace: &str, table: &str) -> Result<()> {
+    /// Stops minor compactions of `keyspace.table` on every running node: a compaction's output is never
+    /// linked into `backups/`, and the flushes of these tests wait for the links of every new file.
+    pub fn no_compactions(&self, keyspace: &str, table: &str) -> Result<()> {
+        let cassandra = &self.stack.nodes.cassandra;
+        for node in 0..cassandra.len() {
+            if cassandra.node(node).is_running() {
+                cassandra.nodetool(node, &["setcompactionthreshold", keyspace, table, "0", "0"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of `keyspace.table` must be exactly `want`; otherwise the error names the missing and
+    /// unexpected rows, where the first missing one lives and the SSTables of that node's table dir.
+    pub fn check_table(
+        &self,
+        what: &str,
+        keyspace: &str,
+        table: &str,
+        want: &BTreeSet<String>,
+    ) -> Result<()> {
+        let got = self.row_keys(keyspace, table)?;
+        let Err(error) = check_rows(what, &got, want) else {
+            return Ok(());
+        };
+        let Some(first) = want.difference(&got).next() else {
+            return Err(error);
+        };
+        let cassandra = &self.stack.nodes.cassandra;
+        let owner = cassandra
+            .nodetool(0, &["getendpoints", keyspace, table, first])
+            .unwrap_or_default();
+        let owner = owner.trim();
+        let node = (0..cassandra.len()).find(|&n| cassandra.ip(n).to_string() == owner);
+        let files = match node {
+            Some(n) => files_in(&self.table_dir(n, keyspace, table))?
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => String::new(),
+        };
+        Err(error.context(format!(
+            "{first} lives on {owner} (node index {node:?}), whose {keyspace}/{table} holds: {files}"
+        )))
+    }
+
+    /// Checks that `keyspace.table` holds exactly `live` (what was written: the restore that follows is
+    /// compared with it), then truncates it.
+    pub fn truncate(&self, keyspace: &str, table: &str, live: &BTreeSet<String>) -> Result<()> {
+        self.check_table("before the truncate", keyspace, table, live)?;
+        self.truncate_any(keyspace, table)
+    }
+
+    /// Truncates `keyspace.table`, whatever it holds.
+    pub fn truncate_any(&self, keyspace: &str, table: &str) -> Result<()> {
         self.cli(&format!("use {keyspace};\ntruncate {table};\n"))?;
         ensure!(
             self.row_keys(keyspace, table)?.is_empty(),
