@@ -287,20 +287,30 @@ impl SeaweedFs {
             "-master.telemetry=false",
             "-s3.autoCreateBucket=false",
         ])
-        // With these set, weed creates an identity and checks signatures. Empty bucket variables keep
-        // a developer's own S3_BUCKET from creating buckets behind the tests' back.
-        .env("AWS_ACCESS_KEY_ID", &self.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+        // Empty bucket variables keep a developer's own S3_BUCKET from creating buckets behind the
+        // tests' back.
         .env("S3_BUCKET", "")
         .env("S3_TABLE_BUCKET", "");
-        if !self.extra_keys.is_empty() {
-            command = command.arg(format!("-s3.config={}", self.write_identities()?.display()));
-        }
+        command = if self.extra_keys.is_empty() {
+            // With these set, weed creates an identity and checks signatures.
+            command
+                .env("AWS_ACCESS_KEY_ID", &self.access_key)
+                .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+        } else {
+            // weed ignores -s3.config when the variables above name an identity: the file holds all.
+            command
+                .env("AWS_ACCESS_KEY_ID", "")
+                .env("AWS_SECRET_ACCESS_KEY", "")
+                .arg(format!("-s3.config={}", self.write_identities()?.display()))
+        };
         self.process = Some(command.spawn()?);
         let process = self.process.as_ref().expect("just spawned");
         let s3 = SocketAddr::from((IP, ports.s3));
+        let with_file = !self.extra_keys.is_empty();
         wait_until_ready(process, START_TIMEOUT, Duration::from_millis(50), || {
-            Ok(http_answers(s3))
+            // The identities file is read a moment after the gateway answers; until then it lets
+            // anonymous requests through. Refusing one means the keys are in place.
+            Ok(http_answers(s3) && (!with_file || http_status(s3, "/").ok() == Some(403)))
         })
     }
 

@@ -119,12 +119,17 @@ impl std::fmt::Debug for CredentialSource {
 impl Keys {
     /// rust-s3's form. Without an expiry: rust-s3 would try to refresh expired keys itself and fail
     /// (it cannot know their source); the store refreshes them before that (`fresh.rs`).
+    ///
+    /// With `NODE_PUSH_S3_OMIT_SESSION_TOKEN=1` the session token is left out of S3 requests: SeaweedFS
+    /// takes any `X-Amz-Security-Token` for a token of its own STS and rejects the request, so temporary
+    /// keys issued elsewhere can only reach it without. AWS needs the token: never set it there.
     pub fn to_rust_s3(&self) -> Result<s3::creds::Credentials, StoreError> {
+        let omit = std::env::var("NODE_PUSH_S3_OMIT_SESSION_TOKEN").is_ok_and(|v| v == "1");
         s3::creds::Credentials::new(
             Some(&self.access_key),
             Some(&self.secret_key),
             None,
-            self.session_token.as_deref(),
+            self.session_token.as_deref().filter(|_| !omit),
             None,
         )
         .map_err(|err| permanent(format!("invalid credentials: {err}")))
