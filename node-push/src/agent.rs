@@ -79,6 +79,10 @@ pub async fn upload(
         Message::Hello { hostname, .. } => hostname,
         _ => unreachable!("hello() returns a hello"),
     });
+    let _destination_lock = match args.dir {
+        Some(_) => None,
+        None => incremental::lock_destination(&args, &data_dirs(&args)?)?,
+    };
     let (items, in_backup) =
         incremental::against_committed(store.as_ref(), &args, &host_label, plan(&args)?, &reporter)
             .await?;

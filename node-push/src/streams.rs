@@ -124,13 +124,23 @@ pub struct StreamAnswer {
 }
 
 /// The registry directory for a node whose first data directory is `first_data_dir`: a hidden directory
-/// beside it (never inside: Cassandra takes every directory in a data dir for a keyspace).
+/// beside it (never inside: Cassandra takes every directory in a data dir for a keyspace). A user who
+/// may not write there (an SSH user that reads the data but does not own it) gets one under
+/// `~/.cache/cassandra-snapshotter/`, per data directory; such a user cannot delete `backups/` links
+/// anyway, so a registry of its own takes nothing from Cassandra's owner.
 pub fn default_state_dir(first_data_dir: &Path) -> PathBuf {
     let parent = first_data_dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("/"));
-    parent.join(".cassandra-snapshotter")
+    let beside = parent.join(".cassandra-snapshotter");
+    if fs_err::create_dir_all(&beside).is_ok() {
+        return beside;
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let tag = stream_id(&first_data_dir.display().to_string(), "", "state");
+    home.join(".cache/cassandra-snapshotter")
+        .join(format!("streams-{}", &tag[..12]))
 }
 
 /// `node-push stream`: read the request line from `stdin`, find the data dirs and the registry, run it.

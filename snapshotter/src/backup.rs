@@ -386,6 +386,7 @@ impl BackupJob {
             Plan::Incremental { .. } if !all_ok && entries.is_empty() => return,
             _ => self.manifest_with(plan, entries, started_at, completed_at),
         };
+        let manifest = self.with_concurrent_batches(plan, manifest).await;
         if let Err(error) = self.write_metadata(plan, nodes, &manifest, state).await {
             let error = format!("{error:#} (nothing was deleted from the nodes)");
             self.output.error(&error);

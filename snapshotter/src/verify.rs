@@ -159,7 +159,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
             } else {
                 output.verbose(format!("ok {}", object.entry.key));
             }
-            if n % 100 == 0 && n < total {
+            if n.is_multiple_of(100) && n < total {
                 output.info(format!("{n}/{total} objects checked"));
             }
         })

@@ -51,6 +51,38 @@ pub(super) async fn against_committed(
     Ok((plan.upload, ids))
 }
 
+/// Held for the whole run: two node-push runs uploading to the same destination on one node (a cron job
+/// and an operator's run into the same backup) would pick the same variant keys and overwrite each
+/// other's objects before either commits. The second one stops instead. `None` for plain `--dir` runs.
+pub(super) fn lock_destination(
+    args: &UploadArgs,
+    data_dirs: &[PathBuf],
+) -> anyhow::Result<Option<fs_err::File>> {
+    let Some(first) = data_dirs.first() else {
+        return Ok(None);
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| streams::default_state_dir(first));
+    let locks = state_dir.join("locks");
+    fs_err::create_dir_all(&locks)?;
+    let dest = args.dest.to_string();
+    let name = streams::stream_id(&dest, "", "upload");
+    let file = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(locks.join(name))?;
+    match file.file().try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another node-push is uploading to {dest} on this node: not running two at once"
+        ),
+        Err(std::fs::TryLockError::Error(error)) => Err(error.into()),
+    }
+}
+
 /// A standalone run with `--delete-after-upload` is a stream of its own: its destination and selection.
 /// Its verified uploads are its commit; links go only when every stream covering them has them.
 pub(super) fn commit_standalone(

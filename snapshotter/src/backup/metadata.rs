@@ -77,6 +77,34 @@ impl BackupJob {
         manifest
     }
 
+    /// An incremental's manifest, re-based on the backup's manifest as stored now: should another run
+    /// have added a batch since this one read it, that batch is kept (this run's goes after it) instead
+    /// of being overwritten, and its objects stay listed.
+    pub(super) async fn with_concurrent_batches(&self, plan: &Plan, ours: Manifest) -> Manifest {
+        let Plan::Incremental { base } = plan else {
+            return ours;
+        };
+        let s3 = &self.settings.common.s3;
+        let current =
+            match store::read_manifest(self.store.as_ref(), &s3.base_path, &base.name).await {
+                Ok(store::ManifestRead::Found(current)) => current,
+                _ => return ours,
+            };
+        if current.batches.len() <= base.batches.len() {
+            return ours;
+        }
+        self.output.warn(format!(
+            "another run added {} batch(es) to backup {} during this one: keeping them",
+            current.batches.len() - base.batches.len(),
+            base.name
+        ));
+        let mut merged = *current;
+        merged
+            .batches
+            .extend(ours.batches.into_iter().skip(base.batches.len()));
+        merged
+    }
+
     /// The manifest of a new snapshot backup called `name`, without batches.
     fn new_manifest(&self, name: &str) -> Manifest {
         let s = &self.settings;
