@@ -372,6 +372,43 @@ fn backup_and_restore_schema(version: &str, layout: Layout, first_ip: u8) -> Res
         "only one DESCRIBE SCHEMA more"
     );
 
+    // --schema needs a running cluster; a backup made without --backup-schema has nothing to apply.
+    let (code, _, stderr) = s.run(&["restore", "--keyspace=ks1", "--schema", "--mode=in-place"])?;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--schema creates the schema through a running Cassandra, and --mode in-place needs it stopped"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = s.run(&[
+        "--json",
+        "backup",
+        "--hosts=src",
+        "--keyspaces=ks1",
+        "--new-snapshot",
+    ])?;
+    ensure!(code == Some(0), "backup failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout)?;
+    let plain = report["backup"].as_str().context("the backup's name")?;
+    let snapshot_name = format!("--snapshot-name={plain}");
+    let (code, _, stderr) = s.run(&[
+        "restore",
+        "--keyspace=ks1",
+        "--schema",
+        "--mode=stage",
+        "--host-map=src=new",
+        &snapshot_name,
+    ])?;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("backup {plain} has no schema object (schema_ks1.cql, schema_ks1.cli, schema.cql, schema.cli)")),
+        "{stderr}"
+    );
+    assert_eq!(
+        s.cqlsh_calls("new")?.len(),
+        4,
+        "nothing more reached the new node's cqlsh"
+    );
+
     // A cqlsh that prints no CQL: the backup fails naming host and keyspace, and stores no schema.
     let (code, _, stderr) = s.run(&[
         "--json",

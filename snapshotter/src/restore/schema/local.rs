@@ -62,3 +62,31 @@ impl Remote for LocalShell {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_here_with_stdin_and_reports_the_exit_code() {
+        let shell = LocalShell::new("10.0.0.9");
+        let ok = shell
+            .run(
+                &RemoteCommand::new("tr a-z A-Z"),
+                Some(b"create keyspace ks;"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (ok.code, ok.stdout.as_str()),
+            (Some(0), "CREATE KEYSPACE KS;")
+        );
+        let failed = shell
+            .run(&RemoteCommand::new("echo no such table >&2; exit 3"), None)
+            .await
+            .unwrap();
+        assert_eq!(failed.code, Some(3));
+        assert_eq!(failed.reason(), "no such table");
+        assert_eq!(shell.host(), "10.0.0.9");
+    }
+}
