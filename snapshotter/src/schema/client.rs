@@ -97,7 +97,8 @@ fn cassandra_cli(target: &ClientTarget<'_>, script: &str) -> (RemoteCommand, Vec
             settings.user.as_deref().unwrap_or(""),
             cli_literal(settings.password.as_ref().map_or("", Secret::expose))
         ));
-        r#"printf 'connect %s/%s ' "$h" "$p"; head -n 1; "#
+        // `read` takes exactly one line from the pipe (`head -n 1` may read ahead and eat the script).
+        r#"IFS= read -r c; printf 'connect %s/%s %s\n' "$h" "$p" "$c"; "#
     } else {
         ""
     };
@@ -165,10 +166,62 @@ mod tests {
         };
         let (with_connect, stdin) = command(Dialect::Cli, &target(&with), "show schema ks;\n");
         assert!(!with_connect.script().contains("it's"));
-        assert!(with_connect.script().contains("printf 'connect %s/%s '"));
+        assert!(with_connect
+            .script()
+            .contains("IFS= read -r c; printf 'connect %s/%s %s\\n'"));
         assert_eq!(
             String::from_utf8(stdin).unwrap(),
             "admin 'it\\'s\\\\x';\nshow schema ks;\n"
+        );
+    }
+
+    /// The command itself, run by `sh` here with a cassandra-cli that prints its arguments and script.
+    #[test]
+    fn the_cli_script_on_the_node_holds_connect_then_every_statement() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cli = dir.path().join("cassandra-cli");
+        fs_err::write(
+            &cli,
+            "#!/bin/sh\necho \"args: $*\"; while [ $# -gt 1 ]; do [ \"$1\" = -f ] && cat \"$2\"; shift; done\n",
+        )
+        .unwrap();
+        fs_err::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let yaml = dir.path().join("cassandra.yaml");
+        fs_err::write(&yaml, "rpc_address: 127.0.0.7\nrpc_port: 9999   # thrift\n").unwrap();
+        let with = SchemaSettings {
+            user: Some("admin".into()),
+            password: Some(Secret::new("p w'1")),
+            host: None,
+        };
+        let target = ClientTarget {
+            bin_dir: dir.path().to_str().unwrap(),
+            host: "node1",
+            yaml_path: yaml.to_str().unwrap(),
+            credentials: &with,
+        };
+        let script = "show schema ks1;\nshow schema ks2;\n";
+        let (command, stdin) = command(Dialect::Cli, &target, script);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command.script())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        let (args, file) = out.split_once('\n').unwrap();
+        assert!(args.starts_with("args: -h 127.0.0.7 -p 9999 -f "), "{args}");
+        assert_eq!(
+            file,
+            "connect 127.0.0.7/9999 admin 'p w\\'1';\nshow schema ks1;\nshow schema ks2;\n"
+        );
+        let file_path = args.rsplit(' ').next().unwrap();
+        assert!(
+            !std::path::Path::new(file_path).exists(),
+            "{file_path} left behind"
         );
     }
 }
