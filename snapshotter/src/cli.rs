@@ -216,6 +216,10 @@ pub struct BackupArgs {
     /// Files uploaded at once per node.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub upload_concurrency: usize,
+    /// Write Prometheus metrics for this run (node_exporter textfile format) to this file, atomically:
+    /// last success time, outcome, duration, bytes and files per host.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// `list`.

@@ -6,6 +6,7 @@ mod completions;
 mod list;
 #[cfg(test)]
 mod memstore;
+mod metrics;
 mod nodetool;
 mod output;
 mod purge;
@@ -55,7 +56,23 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Backup(args) => run_backup(BackupSettings::resolve(&cli.global, args)?).await,
+        Command::Backup(args) => {
+            let metrics = metrics::BackupMetrics::of(
+                args,
+                cli.global.s3_bucket_name.as_deref().unwrap_or_default(),
+                cli.global.s3_base_path.as_deref().unwrap_or_default(),
+            );
+            let run = async {
+                run_backup(BackupSettings::resolve(&cli.global, args)?, metrics.as_ref()).await
+            };
+            let outcome = run.await;
+            if let (Some(metrics), Err(_)) = (&metrics, &outcome) {
+                if let Err(error) = metrics.write_failure() {
+                    eprintln!("error: {error:#}");
+                }
+            }
+            outcome
+        }
         Command::List(args) => {
             let common = CommonSettings::resolve(&cli.global, false)?;
             let store = store::connect(&common.s3).await?;
@@ -93,7 +110,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn run_backup(settings: BackupSettings) -> Result<ExitCode> {
+async fn run_backup(
+    settings: BackupSettings,
+    metrics: Option<&metrics::BackupMetrics>,
+) -> Result<ExitCode> {
     let output = Arc::new(Output::new(
         settings.common.output,
         settings.common.verbosity,
@@ -110,7 +130,12 @@ async fn run_backup(settings: BackupSettings) -> Result<ExitCode> {
         connector: Arc::new(ssh::SshConnector::new(context)),
     };
     let report = job.run(plan, shutdown_signal()).await;
+    let metrics_written = metrics.map_or(Ok(()), |m| m.write_report(&report));
     output.result(&report.table(), &serde_json::to_value(&report)?);
+    if let Err(error) = metrics_written {
+        eprintln!("error: {error:#}");
+        return Ok(ExitCode::FAILURE);
+    }
     if report.interrupted {
         return Ok(ExitCode::from(130));
     }

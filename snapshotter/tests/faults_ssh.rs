@@ -63,7 +63,7 @@ fn setup() -> Result<Setup> {
 fn start_upload(setup: &Setup, prefix: &str) -> Result<Child> {
     let remote = format!(
         "{} upload --dir {} --dest s3://{BUCKET}/{prefix} --endpoint {} --credentials-stdin \
-         --part-size-mib 5 --rate-limit 256 --host-label dropped",
+         --watch-stdin --part-size-mib 5 --rate-limit 256 --host-label dropped",
         setup.node_push.path.display(),
         setup.data.path().display(),
         setup.weed.endpoint
@@ -169,6 +169,7 @@ fn node_push_without_its_connection_exits_within_seconds_even_while_rate_limited
             "--endpoint",
             &setup.weed.endpoint,
             "--credentials-stdin",
+            "--watch-stdin",
             "--part-size-mib",
             "5",
             "--rate-limit",
