@@ -7,7 +7,8 @@
 //! Needs `cargo build --workspace` and `cargo xtask setup`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use testkit::fixture::NodeFixture;
@@ -55,13 +56,46 @@ impl Ring {
 
     fn flush(&mut self) -> Result<()> {
         for i in 0..self.nodes.cassandra.len() {
-            self.nodes.cassandra.flush(i, "mk")?;
+            self.flush_node(i)?;
         }
         for table in ["a", "b"] {
             self.model.flush(&Self::key(table));
         }
         self.history.push("nodetool flush mk on every node".into());
         Ok(())
+    }
+
+    /// `nodetool flush mk` on node `i`, then wait until each SSTable file it wrote that still exists
+    /// (a compaction may have taken it) has its `backups/` link: 1.2 makes them in the background.
+    fn flush_node(&self, i: usize) -> Result<()> {
+        let data = self.nodes.cassandra.data_dir(i).join("mk");
+        let before = live_files(&data)?;
+        self.nodes.cassandra.nodetool(i, &["flush", "mk"])?;
+        let new: Vec<PathBuf> = live_files(&data)?.difference(&before).cloned().collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let missing: Vec<&PathBuf> = new
+                .iter()
+                .filter(|f| f.exists())
+                .filter(|f| {
+                    let link = f
+                        .parent()
+                        .unwrap()
+                        .join("backups")
+                        .join(f.file_name().unwrap());
+                    !link.exists()
+                })
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "node{}: no backups/ link after 30 s for {missing:?}",
+                i + 1
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn coordinator(&mut self, base: &str, args: &[String]) -> Result<Run> {
@@ -204,6 +238,25 @@ impl Ring {
         ));
         Ok(())
     }
+}
+
+/// The finished SSTable files directly in each table dir below `keyspace_dir` (no `-tmp-` files).
+fn live_files(keyspace_dir: &Path) -> Result<BTreeSet<PathBuf>> {
+    let mut files = BTreeSet::new();
+    for table in fs_err::read_dir(keyspace_dir)? {
+        let table = table?;
+        if !table.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in fs_err::read_dir(table.path())? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() && !name.contains("-tmp-") {
+                files.insert(entry.path());
+            }
+        }
+    }
+    Ok(files)
 }
 
 #[test]

@@ -98,6 +98,16 @@ pub struct BackupModel {
     last_run: u64,
     pub runs: usize,
     pub purged: bool,
+    /// After each run: the time it was over (RFC 3339, for `--until`) and what the backup held then.
+    pub points: Vec<Point>,
+}
+
+/// What a backup held at a time between two of its runs.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub time: String,
+    pub must: BTreeMap<TableKey, Rows>,
+    pub may: BTreeMap<TableKey, Rows>,
 }
 
 /// The model of a whole sequence.
@@ -240,6 +250,7 @@ impl Model {
             last_run: self.link_seq,
             runs: 1,
             purged: false,
+            points: Vec::new(),
         });
     }
 
@@ -290,6 +301,22 @@ impl Model {
             }
         }
         kept
+    }
+
+    /// Backup `name`'s last run was over at `time`.
+    pub fn mark_point(&mut self, base: &str, name: &str, time: String) {
+        if let Some(backup) = self
+            .backups
+            .iter_mut()
+            .find(|b| b.base == base && b.name == name)
+        {
+            let point = Point {
+                time,
+                must: backup.must.clone(),
+                may: backup.may.clone(),
+            };
+            backup.points.push(point);
+        }
     }
 
     pub fn backup(&self, base: &str, name: &str) -> Option<&BackupModel> {

@@ -60,6 +60,8 @@ pub enum Op {
         backup: usize,
         keyspace: String,
         mode: RestoreMode,
+        /// `--until` the end of this run of the backup (0 = its snapshot), when it has had that many.
+        until: Option<usize>,
     },
 }
 
@@ -106,12 +108,17 @@ impl fmt::Display for Op {
                 backup,
                 keyspace,
                 mode,
+                until,
             } => write!(
                 f,
-                "restore backup #{backup} --keyspace={keyspace} {}",
+                "restore backup #{backup} --keyspace={keyspace} {}{}",
                 match mode {
                     RestoreMode::Local => "--local",
                     RestoreMode::Refresh => "--mode=refresh",
+                },
+                match until {
+                    Some(run) => format!(" --until=<end of its run {run}>"),
+                    None => String::new(),
                 }
             ),
         }
@@ -183,15 +190,18 @@ pub fn pick(
             base: rng.pick(&BASES).to_string(),
             keep_last: 1 + rng.below(2),
         },
-        _ if backups > 0 => Op::Restore {
-            backup: rng.below(backups),
-            keyspace,
-            mode: if rng.chance(25) {
-                RestoreMode::Refresh
-            } else {
-                RestoreMode::Local
-            },
-        },
+        _ if backups > 0 => {
+            let mode = match rng.chance(25) {
+                true => RestoreMode::Refresh,
+                false => RestoreMode::Local,
+            };
+            Op::Restore {
+                backup: rng.below(backups),
+                keyspace,
+                mode,
+                until: (mode == RestoreMode::Local && rng.chance(40)).then(|| rng.below(4)),
+            }
+        }
         _ => Op::Write {
             host,
             keyspace,

@@ -209,6 +209,7 @@ impl<'e> Sequence<'e> {
                     backup: index,
                     keyspace: keyspace.into(),
                     mode: RestoreMode::Local,
+                    until: None,
                 };
                 self.summary.history.push(format!("(final) {op}"));
                 let note = self.step(&op).with_context(|| format!("final `{op}`"))?;
@@ -302,8 +303,9 @@ impl<'e> Sequence<'e> {
                 backup,
                 keyspace,
                 mode,
+                until,
             } => match mode {
-                RestoreMode::Local => self.restore_local(*backup, keyspace),
+                RestoreMode::Local => self.restore_local(*backup, keyspace, *until),
                 RestoreMode::Refresh => self.restore_refresh(*backup, keyspace),
             },
         }
@@ -445,6 +447,8 @@ impl<'e> Sequence<'e> {
             self.selections.push((base.to_string(), selection.clone()));
         }
         self.summary.backups += 1;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        self.model.mark_point(base, &name, now);
         let index = self
             .model
             .backups
@@ -481,16 +485,30 @@ impl<'e> Sequence<'e> {
         Ok(format!("kept {kept:?}"))
     }
 
-    fn restore_local(&mut self, index: usize, keyspace: &str) -> Result<String> {
-        let backup = self.model.backups[index].clone();
+    fn restore_local(
+        &mut self,
+        index: usize,
+        keyspace: &str,
+        until: Option<usize>,
+    ) -> Result<String> {
+        let mut backup = self.model.backups[index].clone();
         if backup.purged {
             return Ok("skipped: purged".into());
+        }
+        // `--until` the end of an earlier run: the backup as it was then.
+        let until = until.filter(|run| run + 1 < backup.points.len());
+        let mut until_arg = None;
+        if let Some(run) = until {
+            let point = backup.points[run].clone();
+            backup.must = point.must;
+            backup.may = point.may;
+            until_arg = Some(format!("--until={}", point.time));
         }
         let dir = self
             .dir
             .path()
             .join(format!("restore-{}", self.summary.history.len()));
-        let args = vec![
+        let mut args = vec![
             "--json".into(),
             "restore".into(),
             format!("--snapshot-name={}", backup.name),
@@ -498,6 +516,7 @@ impl<'e> Sequence<'e> {
             "--local".into(),
             format!("--restore-dir={}", dir.display()),
         ];
+        args.extend(until_arg);
         let run = self.coordinator(&backup.base, args)?;
         self.summary.restores += 1;
         let expected_rows: usize = backup
@@ -549,7 +568,14 @@ impl<'e> Sequence<'e> {
             }
         }
         fs_err::remove_dir_all(&dir).ok();
-        Ok(format!("{total} rows ({:.2}s)", run.took.as_secs_f64()))
+        let until_note = match until {
+            Some(run) => format!(" as of run {run}"),
+            None => String::new(),
+        };
+        Ok(format!(
+            "{total} rows{until_note} ({:.2}s)",
+            run.took.as_secs_f64()
+        ))
     }
 
     fn restore_refresh(&mut self, index: usize, keyspace: &str) -> Result<String> {
