@@ -23,8 +23,8 @@
 //! Protocol history: version 1 introduced every message here. The restore messages and [`RestoreRequest`]
 //! were added before version 1 shipped, so they are part of version 1 too. Version 2 added
 //! [`Message::InBackup`], [`Summary::files_in_backup`], [`Message::Stream`] and `node-push stream`, and
-//! node-push no longer deletes `backups/` files during an upload (so [`Message::FileDeleted`] is gone
-//! from the coordinator's runs; a standalone `--delete-after-upload` still reports the count).
+//! removed `file_deleted`: node-push no longer deletes `backups/` files during an upload (the stream
+//! commit does, after the manifest is written).
 
 use crate::manifest::ObjectEntry;
 use serde::{Deserialize, Serialize};
@@ -69,8 +69,6 @@ pub enum Message {
         error: String,
         retryable: bool,
     },
-    /// An incremental file was deleted from the node after its upload was verified.
-    FileDeleted { path: String },
     /// An incremental file not sent because the backup it goes into already holds its SSTable byte for
     /// byte (`matches` is a key of that SSTable); its identity is committed with the batch all the same.
     InBackup {
@@ -322,7 +320,6 @@ mod tests {
                 error: "boom".into(),
                 retryable: true,
             },
-            Message::FileDeleted { path: "/p".into() },
             Message::Summary(Summary {
                 files_total: 2,
                 files_done: 1,

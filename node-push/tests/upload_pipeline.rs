@@ -185,53 +185,92 @@ fn cassandra_trees_of_every_layout_upload_to_seaweedfs_and_come_back_byte_for_by
 }
 
 #[test]
-fn incremental_files_are_deleted_only_after_their_upload_is_verified() {
+fn incremental_files_go_after_the_run_only_when_every_stream_has_them() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let files = write_tree(&data, &TreeSpec::new(Layout::V40, Placement::Backups)).unwrap();
     let out = tmp.path().join("store");
-    let run = node_push(
-        &args(&[
-            "upload",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--incremental",
-            "--delete-after-upload",
-            "--keyspaces",
-            "ks1",
-            "--exclude-tables",
-            "ks1.events",
-            "--dest",
-            &format!("file://{}/b/n/h", out.display()),
-        ]),
-        &[],
-    );
-    assert!(run.status.success(), "{}", run.stderr);
+    let upload = |dest: &str, keyspaces: &str| {
+        let run = node_push(
+            &args(&[
+                "upload",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--incremental",
+                "--delete-after-upload",
+                "--keyspaces",
+                keyspaces,
+                "--exclude-tables",
+                "ks1.events",
+                "--dest",
+                &format!("file://{}/{dest}", out.display()),
+            ]),
+            &[],
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run
+    };
     let selected: Vec<&PathBuf> = files
         .iter()
         .filter(|f| f.to_str().unwrap().contains("/ks1/users-"))
         .collect();
     assert!(!selected.is_empty());
-    assert_eq!(run.summary().files_done, selected.len() as u64);
-    let deleted: Vec<String> = run
-        .messages
+    // The first stream is the only one on the node: once its uploads are verified, its links go.
+    let first = upload("a/n/h", "ks1");
+    assert_eq!(first.summary().files_done, selected.len() as u64);
+    assert!(
+        first
+            .stderr
+            .contains(&format!("{} backups/ link(s) deleted", selected.len())),
+        "{}",
+        first.stderr
+    );
+    for file in &files {
+        assert_eq!(
+            file.exists(),
+            !selected.contains(&file),
+            "{}",
+            file.display()
+        );
+    }
+    for file in &selected {
+        assert!(out.join(format!("a/n/h{}.lzo", file.display())).is_file());
+    }
+    // New flushes: links now needed by the first stream and by a second one that registers with them.
+    let fresh: Vec<PathBuf> = selected
         .iter()
-        .filter_map(|m| match m {
-            Message::FileDeleted { path } => Some(path.clone()),
-            _ => None,
+        .map(|f| {
+            let again = f.with_file_name(format!(
+                "again-{}",
+                f.file_name().unwrap().to_string_lossy()
+            ));
+            fs_err::write(&again, b"flushed later").unwrap();
+            again
         })
         .collect();
-    assert_eq!(deleted.len(), selected.len());
-    for file in &files {
-        let uploaded = selected.contains(&file);
-        assert_eq!(file.exists(), !uploaded, "{}", file.display());
-        if uploaded {
-            // Every deletion was announced after that file's done message.
-            let done_at = run.messages.iter().position(|m| matches!(m, Message::FileDone { entry } if Path::new(&entry.source_path) == file.as_path())).unwrap();
-            let deleted_at = run.messages.iter().position(|m| matches!(m, Message::FileDeleted { path } if Path::new(path) == file.as_path())).unwrap();
-            assert!(done_at < deleted_at);
-            let stored = out.join(format!("b/n/h{}.lzo", file.display()));
-            assert!(stored.is_file(), "{}", stored.display());
+    let second = upload("b/n/h", "ks1");
+    assert!(
+        second.stderr.contains("0 backups/ link(s) deleted"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        fresh.iter().all(|f| f.exists()),
+        "the first stream has not stored them yet"
+    );
+    let third = upload("a/n/h", "ks1");
+    assert!(
+        third
+            .stderr
+            .contains(&format!("{} backups/ link(s) deleted", fresh.len())),
+        "{}",
+        third.stderr
+    );
+    assert!(fresh.iter().all(|f| !f.exists()));
+    // Nothing was ever deleted before its object was stored.
+    for f in &fresh {
+        for dest in ["a/n/h", "b/n/h"] {
+            assert!(out.join(format!("{dest}{}.lzo", f.display())).is_file());
         }
     }
 }
@@ -284,7 +323,7 @@ fn a_failed_store_fails_each_file_by_name_and_deletes_nothing() {
     assert!(!run
         .messages
         .iter()
-        .any(|m| matches!(m, Message::FileDone { .. } | Message::FileDeleted { .. })));
+        .any(|m| matches!(m, Message::FileDone { .. })));
 }
 
 #[test]

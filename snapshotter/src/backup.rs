@@ -329,7 +329,7 @@ impl BackupJob {
                 let report = &mut st.reports[node.index];
                 report.files_uploaded = result.uploaded;
                 report.files_already_stored = result.already_stored;
-                report.files_deleted = result.deleted;
+                report.files_in_backup = result.in_backup.len() as u64;
                 report.elapsed_ms = elapsed.as_millis() as u64;
                 if let Some(summary) = &result.summary {
                     report.bytes_read = summary.bytes_read;
@@ -353,23 +353,17 @@ impl BackupJob {
                 self.fail(state, node.index, Stage::Upload, failure);
             } else {
                 let not_resent = result.summary.as_ref().map_or(0, |s| s.bytes_not_resent);
+                let in_backup = match result.in_backup.len() {
+                    0 => String::new(),
+                    n => format!(", {n} already in the backup"),
+                };
+                let not_resent = match not_resent {
+                    0 => String::new(),
+                    n => format!(" ({} not sent again)", crate::output::human_bytes(n)),
+                };
                 self.output.info(format!(
-                    "{host}: {} uploaded, {} already stored{}{}",
-                    result.uploaded,
-                    result.already_stored,
-                    if not_resent > 0 {
-                        format!(
-                            " ({} not sent again)",
-                            crate::output::human_bytes(not_resent)
-                        )
-                    } else {
-                        String::new()
-                    },
-                    if result.deleted > 0 {
-                        format!(", {} removed from backups/", result.deleted)
-                    } else {
-                        String::new()
-                    }
+                    "{host}: {} uploaded, {} already stored{not_resent}{in_backup}",
+                    result.uploaded, result.already_stored,
                 ));
             }
             in_backup[position] = result.in_backup;
@@ -393,7 +387,7 @@ impl BackupJob {
             state.lock().expect("not poisoned").errors.push(error);
             return;
         }
-        self.commit_streams(plan, nodes, paths, &manifest, in_backup)
+        self.commit_streams(plan, nodes, paths, &manifest, in_backup, state)
             .await;
     }
 }

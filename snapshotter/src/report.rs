@@ -16,7 +16,10 @@ pub struct HostReport {
     pub files_uploaded: u64,
     /// Files found already stored (same size and ETag) and not sent again.
     pub files_already_stored: u64,
-    /// Incremental files removed from `backups/` after their upload was verified.
+    /// Incremental files whose SSTable the backup already held byte for byte: not sent, not listed again.
+    pub files_in_backup: u64,
+    /// `backups/` links deleted after the manifest was written, because every backup stream on the node
+    /// that covers them has them.
     pub files_deleted: u64,
     pub bytes_read: u64,
     pub bytes_stored: u64,
@@ -103,7 +106,7 @@ impl BackupReport {
                 h.host,
                 if h.ok { "ok" } else { "FAILED" },
                 h.files_uploaded,
-                h.files_already_stored,
+                h.files_already_stored + h.files_in_backup,
                 human(h.bytes_read),
                 human(h.bytes_stored),
                 h.error.as_deref().unwrap_or("")

@@ -143,6 +143,7 @@ impl BackupJob {
         paths: &[String],
         manifest: &Manifest,
         in_backup: Vec<Vec<String>>,
+        state: &Mutex<State>,
     ) {
         let Some(batch) = manifest.batches.last() else {
             return;
@@ -176,6 +177,8 @@ impl BackupJob {
             let host = node.remote.host();
             match answer {
                 Ok(answer) => {
+                    state.lock().expect("not poisoned").reports[node.index].files_deleted =
+                        answer.deleted;
                     if !answer.expired.is_empty() {
                         self.output.info(format!(
                             "{host}: dropped backup stream(s) not seen for {} days: {}",

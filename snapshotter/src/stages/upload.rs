@@ -49,7 +49,6 @@ pub struct HostUpload {
     /// Files uploaded by this run, and files found already stored.
     pub uploaded: u64,
     pub already_stored: u64,
-    pub deleted: u64,
     /// Source identities of `backups/` files whose SSTable the backup already holds: not sent, not
     /// listed again, but committed with the batch so that their links can go.
     pub in_backup: Vec<String>,
@@ -252,7 +251,6 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
             }
             result.failed_files.push(format!("{path}: {error}"));
         }
-        Message::FileDeleted { .. } => result.deleted += 1,
         Message::InBackup {
             path, source_id, ..
         } => {
