@@ -68,7 +68,7 @@ fn component_bytes(
         "Summary.db" => format!(
             "first={}\nlast={}\n",
             keys().next().unwrap_or(""),
-            keys().last().unwrap_or("")
+            keys().next_back().unwrap_or("")
         )
         .into_bytes(),
         "Statistics.db" => format!(
@@ -76,7 +76,7 @@ fn component_bytes(
             rows.len(),
             data.len(),
             keys().next().unwrap_or(""),
-            keys().last().unwrap_or("")
+            keys().next_back().unwrap_or("")
         )
         .into_bytes(),
         "CompressionInfo.db" => format!(
