@@ -84,19 +84,24 @@ fn check_objects(cluster: &Cluster, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// A `cqlsh` stand-in first on every node's PATH: it appends `<cqlshrc path> <its mode>` to a log (never
-/// the file's content) and prints a schema. Returns the log's path.
-fn install_cqlsh_stand_in(cluster: &Cluster) -> Result<std::path::PathBuf> {
+/// Cassandra 1.2 gives its schema through cassandra-cli (`show schema`), which reads its `connect`
+/// statement with the credentials from a file: every node's cassandra-cli is wrapped to append `<file>
+/// <its mode>` to a log for the scripts that show the schema (never the file's content), then to run the
+/// real one. Returns the log's path.
+fn install_cli_credentials_watch(cluster: &Cluster) -> Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let log = cluster.nodes.dir().join("cqlsh-calls.log");
-    let script = format!(
-        "#!/bin/sh\nrc=\nwhile [ $# -gt 0 ]; do case \"$1\" in --cqlshrc) rc=\"$2\"; shift 2;; *) shift;; esac; done\n\
-         echo \"$rc $(stat -c %a \"$rc\")\" >> '{}'\n\
-         echo \"CREATE KEYSPACE ks1 WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': '3'}};\"\n",
-        log.display()
-    );
+    let log = cluster.nodes.dir().join("cli-calls.log");
     for node in 0..cluster.nodes.cassandra.len() {
-        let path = cluster.nodes.cassandra.bin_dir(node).join("cqlsh");
+        let path = cluster.nodes.cassandra.bin_dir(node).join("cassandra-cli");
+        let real = path.with_file_name("cassandra-cli.real");
+        fs_err::rename(&path, &real)?;
+        let script = format!(
+            "#!/bin/sh\nf=; prev=; for a in \"$@\"; do [ \"$prev\" = -f ] && f=\"$a\"; prev=\"$a\"; done\n\
+             if [ -n \"$f\" ] && grep -q 'show schema' \"$f\"; then echo \"$f $(stat -c %a \"$f\")\" >> '{}'; fi\n\
+             exec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        );
         fs_err::write(&path, &script)?;
         fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
@@ -192,9 +197,9 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
             1,
         ),
     ];
-    // The schema too, with cqlsh credentials: the stack has no cqlsh (Cassandra 1.2 here speaks Thrift to
-    // its CLI), so a stand-in on node1's PATH records how the credentials reached it.
-    let cqlsh_log = install_cqlsh_stand_in(&cluster)?;
+    // The schema too, with credentials: Cassandra 1.2 gives it through cassandra-cli, whose wrapper records
+    // how the credentials reached it.
+    let cqlsh_log = install_cli_credentials_watch(&cluster)?;
     let cqlsh_password = "cqlsh-pass-for-the-fault-test";
     let watch = SecretWatch::start(&[&secret, cqlsh_password]);
     // Slowed down so that the process-list watch sees node-push running on every node.
@@ -264,10 +269,13 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
         let installed = node_push_dir.parent().unwrap();
         assert!(faults::coordinator::files_containing(installed, secret).is_empty());
     }
-    // cqlsh read its credentials from a file only the SSH user could read, removed once it was done.
+    // cassandra-cli read its credentials from a file only the SSH user could read, removed once it was done.
     let log = fs_err::read_to_string(&cqlsh_log)?;
     let calls: Vec<&str> = log.lines().collect();
-    assert!(!calls.is_empty(), "cqlsh was not run");
+    assert!(
+        !calls.is_empty(),
+        "cassandra-cli was not run for the schema"
+    );
     for call in calls {
         let (rc, mode) = call.split_once(' ').expect("path and mode");
         assert_eq!(mode, "600", "{rc}: the credentials file had mode {mode}");
@@ -277,7 +285,7 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
         .direct
         .objects(&layout::backup_prefix(BASE, &name))?
         .keys()
-        .any(|k| k.contains("schema")));
+        .any(|k| k.ends_with("/schema_ks1.cli")));
 
     // 2. A file that can never be stored: node2's users table always gets a 500.
     let always = proxy.add(
