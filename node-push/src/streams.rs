@@ -191,6 +191,8 @@ pub fn run(
         StreamAction::Status { .. } => {}
         StreamAction::Commit { backup, source_ids } => {
             registry.commit(&request.stream, backup, source_ids, now);
+            // What the batch holds is recorded even if the prune below fails part way.
+            registry.save()?;
             let pruned = prune::prune(&mut registry, &request.stream.id, data_dirs)?;
             answer.deleted = pruned.deleted;
             answer.kept_for_others = pruned.kept_for_others;
