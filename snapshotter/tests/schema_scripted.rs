@@ -32,7 +32,9 @@ cmd="$1"; shift
 case "$cmd" in
   version) echo "ReleaseVersion: __VERSION__" ;;
   flush) ;;
-  ring) printf 'Datacenter: dc1\n==========\nAddress    Rack Status State  Load  Owns  Token\n127.0.0.1  r1   Up     Normal 1 KiB 100%%  0\n' ;;
+  ring)
+    if [ -f "$data/../ring.txt" ]; then cat "$data/../ring.txt"; exit 0; fi
+    printf 'Datacenter: dc1\n==========\nAddress    Rack Status State  Load  Owns  Token\n127.0.0.1  r1   Up     Normal 1 KiB 100%%  0\n' ;;
   snapshot)
     tag=; keyspaces=
     while [ $# -gt 0 ]; do
@@ -327,6 +329,40 @@ fn backup_and_restore_schema(version: &str, layout: Layout, first_ip: u8) -> Res
     );
     assert!(!stored.contains("WARNING"));
     assert_eq!(s.cqlsh_calls("src")?, ["DESCRIBE KEYSPACE ks1;\n"]);
+
+    // A new ring of three nodes whose tokens are not the backup's, RF 1: a node-by-node restore would put
+    // rows where they are not read, so it is refused before anything is created.
+    let ring = s.node_dir("new").join("ring.txt");
+    fs_err::write(
+        &ring,
+        "Address    Rack Status State  Load  Owns  Token\n\
+         127.0.0.1  r1   Up     Normal 1 KiB 33%   5\n\
+         127.0.0.2  r1   Up     Normal 1 KiB 33%   50\n\
+         127.0.0.3  r1   Up     Normal 1 KiB 33%   500\n",
+    )?;
+    let refused = [
+        "restore",
+        "--keyspace=ks1",
+        "--schema",
+        "--mode=refresh",
+        "--host-map=src=new",
+    ];
+    let (code, _, stderr) = s.run(&refused)?;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "replication factor 1 below 3 nodes, and the ring's tokens are not the backup's"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--mode sstableloader"), "{stderr}");
+    assert_eq!(
+        s.cqlsh_calls("new")?,
+        ["DESCRIBE SCHEMA;\n"],
+        "nothing applied"
+    );
+    fs_err::remove_file(&ring)?;
+    fs_err::remove_dir_all(s.node_dir("new").join("cqlsh/calls"))?;
 
     // Onto the empty node: exactly the backup's statements reach its cqlsh.
     let restore = [
