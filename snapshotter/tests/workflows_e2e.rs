@@ -23,7 +23,7 @@ mod e2e;
 
 use anyhow::{ensure, Context, Result};
 use e2e::workflows::{
-    batch, check_rows, check_stored, expected_rows, file_name, rows_script, Ring,
+    batch, check_rows, check_stored, expected_rows, file_name, row_keys_in, rows_script, Ring,
 };
 use e2e::STACK_LOCK;
 use node_push::manifest::Manifest;
@@ -358,11 +358,7 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
         &expected_rows(0, 90),
     )?;
     let by_index = ring.cli(&format!("use {ks};\nget people where city = 'city3';\n"))?;
-    let found: BTreeSet<String> = by_index
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("RowKey: "))
-        .map(str::to_string)
-        .collect();
+    let found = row_keys_in(&by_index);
     let want: BTreeSet<String> = (0..90)
         .filter(|i| i % 7 == 3)
         .map(|i| format!("row{i}"))
@@ -441,7 +437,9 @@ fn restore_then_incremental(ring: &mut Ring) -> Result<()> {
             .as_object()
             .context("host report")?
             .iter()
-            .filter(|(k, _)| k.starts_with("files_already"))
+            .filter(|(k, _)| {
+                k.starts_with("files_") && (k.contains("already") || k.contains("in_backup"))
+            })
             .filter_map(|(_, v)| v.as_u64())
             .sum();
         ensure!(
@@ -629,6 +627,19 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
         manifest.batches.len()
     );
     check_stored(ring, base, &manifest)?;
+    // The rebuilt table's files whose names were taken went to variant keys, recorded in the manifest.
+    let renamed: Vec<_> = batch(&manifest, 2)?
+        .iter()
+        .filter(|o| o.host == host && reused.iter().any(|r| r == file_name(&o.source_path)))
+        .collect();
+    ensure!(
+        renamed.len() == reused.len() && renamed.iter().all(|o| o.variant > 0),
+        "{host}: the files reusing committed names are not all stored as variants: {:?}",
+        renamed
+            .iter()
+            .map(|o| (o.key.as_str(), o.variant))
+            .collect::<Vec<_>>()
+    );
     let stored = ring.data_objects(base, &name)?;
     for (key, (size, etag)) in &committed {
         let now = stored

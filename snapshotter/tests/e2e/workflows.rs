@@ -200,9 +200,17 @@ impl Ring {
         self.stack.nodes.cassandra.cli(0, script)
     }
 
-    /// `nodetool flush KS` on every node, waiting for the backups/ links.
+    /// `nodetool flush KS` on every node at once, waiting for the backups/ links.
     pub fn flush(&self, keyspace: &str) -> Result<()> {
-        self.stack.flush_all(keyspace)
+        let cassandra = &self.stack.nodes.cassandra;
+        std::thread::scope(|scope| {
+            let flushes: Vec<_> = (0..cassandra.len())
+                .map(|node| scope.spawn(move || cassandra.flush(node, keyspace)))
+                .collect();
+            flushes
+                .into_iter()
+                .try_for_each(|f| f.join().map_err(|_| anyhow::anyhow!("flush panicked"))?)
+        })
     }
 
     /// Stops minor compactions of `keyspace.table` on every running node: a compaction's output is never
@@ -252,18 +260,37 @@ impl Ring {
     }
 
     /// Checks that `keyspace.table` holds exactly `live` (what was written: the restore that follows is
-    /// compared with it), then truncates it.
+    /// compared with it), truncates it and checks that it is empty: one CLI run.
     pub fn truncate(&self, keyspace: &str, table: &str, live: &BTreeSet<String>) -> Result<()> {
-        self.check_table("before the truncate", keyspace, table, live)?;
-        self.truncate_any(keyspace, table)
+        let list = format!("list {table} limit 100000;\n");
+        let out = self.cli(&format!("use {keyspace};\n{list}truncate {table};\n{list}"))?;
+        let (before, after) = out
+            .split_once(" Returned.")
+            .with_context(|| format!("no row count in the CLI's answer: {out}"))?;
+        check_rows(
+            &format!("{keyspace}.{table} before the truncate"),
+            &row_keys_in(before),
+            live,
+        )?;
+        let left = row_keys_in(after);
+        ensure!(
+            left.is_empty(),
+            "{keyspace}.{table} still has {} rows after truncate",
+            left.len()
+        );
+        Ok(())
     }
 
-    /// Truncates `keyspace.table`, whatever it holds.
+    /// Truncates `keyspace.table`, whatever it holds, and checks that it is empty afterwards.
     pub fn truncate_any(&self, keyspace: &str, table: &str) -> Result<()> {
-        self.cli(&format!("use {keyspace};\ntruncate {table};\n"))?;
+        let out = self.cli(&format!(
+            "use {keyspace};\ntruncate {table};\nlist {table} limit 100000;\n"
+        ))?;
+        let left = row_keys_in(&out);
         ensure!(
-            self.row_keys(keyspace, table)?.is_empty(),
-            "{keyspace}.{table} still has rows after truncate"
+            left.is_empty(),
+            "{keyspace}.{table} still has {} rows after truncate",
+            left.len()
         );
         Ok(())
     }
@@ -271,11 +298,7 @@ impl Ring {
     /// The row keys of `table` the ring returns through node 1 (Thrift, consistency ONE).
     pub fn row_keys(&self, keyspace: &str, table: &str) -> Result<BTreeSet<String>> {
         let out = self.cli(&format!("use {keyspace};\nlist {table} limit 100000;\n"))?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("RowKey: "))
-            .map(str::to_string)
-            .collect())
+        Ok(row_keys_in(&out))
     }
 
     /// The directory of `keyspace.table` on node `node` (Cassandra 1.2: `<data>/<ks>/<table>`).
@@ -297,6 +320,14 @@ impl Ring {
     ) -> Result<BTreeSet<String>> {
         files_in(&self.table_dir(node, keyspace, table).join("backups"))
     }
+}
+
+/// The row keys a CLI `list` or `get ... where` printed.
+pub fn row_keys_in(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("RowKey: "))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Names of the plain files directly in `dir` (none when it does not exist).
