@@ -146,6 +146,14 @@ impl NodeTool {
         self.command(&["refresh", keyspace, table])
     }
 
+    /// `nodetool import --keep-level KS TABLE DIR...` (4.0+): load the SSTables in `dirs` into the table,
+    /// each under a new generation, keeping their compaction levels.
+    pub fn import(&self, keyspace: &str, table: &str, dirs: &[String]) -> RemoteCommand {
+        let mut args = vec!["import", "--keep-level", keyspace, table];
+        args.extend(dirs.iter().map(String::as_str));
+        self.command(&args)
+    }
+
     pub fn clear_snapshot(&self, tag: &str) -> RemoteCommand {
         self.command(&["clearsnapshot", "-t", tag])
     }

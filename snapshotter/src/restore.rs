@@ -10,6 +10,7 @@
 
 mod agent;
 mod args;
+mod load;
 mod local;
 mod node;
 mod placement;

@@ -1,20 +1,22 @@
 //! `node-push restore`: turns parsed [`RestoreArgs`] into a store, a list of files and a run.
 //!
 //! Stdin, as the coordinator uses it: with `--credentials-stdin` the first line is a
-//! [`NodeInput`] (credentials), then with `--plan-stdin` one line holding a [`RestoreRequest`]; stdin then
-//! stays open, and its end (the SSH connection dropped) cancels the run. By hand, `--backup NAME|LATEST`
+//! [`NodeInput`] (credentials), then with `--plan-stdin` one line holding a [`RestoreRequest`]; with
+//! `--watch-stdin` stdin then stays open, its end (the SSH connection dropped) cancels the run, and each
+//! further line is fresh credentials (see [`super::watch`]). By hand, `--backup NAME|LATEST`
 //! reads the manifest (or, for a backup the old tool wrote, lists the backup) and plans the restore here.
 
 use super::engine::{restore_files, Events, OnFailure, RestoreConfig};
 use super::fetch::FetchConfig;
 use super::plan::{check_request, plan_restore, RestoreMode, RestoreOptions};
 use super::source::{backup_objects, find_backup, BackupSelector};
+use super::watch::watch_stdin;
 use super::write::Owner;
 use crate::agent::Outcome;
 use crate::cli::RestoreArgs;
 use crate::message::{NodeInput, RestoreFile, RestoreRequest, RestoreSummary};
 use crate::ratelimit::RateLimiter;
-use crate::session::{open_store, read_json_line, stdin_is_a_pipe, watch_stdin, StoreAccess};
+use crate::session::{open_store, read_json_line, StoreAccess};
 use crate::store::{ObjectStore, RetryPolicy};
 use anyhow::{bail, Context as _};
 use tokio::sync::watch;
@@ -67,9 +69,12 @@ pub async fn run(
         );
     }
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    if stdin_is_a_pipe() {
-        watch_stdin(cancel_tx, "restore");
-    }
+    // Without the watch nothing cancels, but the sender must live: a dropped one reads as a cancel.
+    let (run_over, _unwatched) = if args.watch_stdin {
+        (Some(watch_stdin(cancel_tx)), None)
+    } else {
+        (None, Some(cancel_tx))
+    };
     let owner = match &args.owner_of {
         Some(path) => {
             Some(Owner::of(path).with_context(|| format!("--owner-of {}", path.display()))?)
@@ -91,6 +96,10 @@ pub async fn run(
         },
     };
     let report = restore_files(store, files, &config, events, cancel_rx.clone()).await;
+    // From here on the coordinator may hang up (it has what it needs once the summary is out).
+    if let Some(over) = &run_over {
+        over.set();
+    }
     for (_, error) in report.failures() {
         eprintln!("node-push: {error}");
     }

@@ -24,6 +24,7 @@ mod keys;
 mod plan;
 mod source;
 pub mod sstable;
+mod watch;
 mod write;
 
 pub use engine::{

@@ -245,6 +245,7 @@ fn closing_stdin_cancels_the_restore_and_leaves_no_part_file() {
             "--from",
             &format!("file://{}", root.display()),
             "--plan-stdin",
+            "--watch-stdin",
             "--rate-limit",
             "1024",
             "--chunk-size-mib",

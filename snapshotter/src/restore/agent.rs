@@ -138,7 +138,9 @@ pub async fn run(
         let mut tail = VecDeque::new();
         let mut lines = stderr.lines();
         while let Ok(Some(text)) = lines.next_line().await {
-            output.verbose(format!("{host}: node-push: {text}"));
+            // node-push names itself at the start of its lines already.
+            let said = text.strip_prefix("node-push: ").unwrap_or(&text);
+            output.verbose(format!("{host}: node-push: {said}"));
             if tail.len() == STDERR_TAIL {
                 tail.pop_front();
             }

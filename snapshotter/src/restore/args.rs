@@ -14,12 +14,14 @@ pub enum ModeArg {
     /// node-push on each target node downloads, verifies and decompresses into a staging dir inside the
     /// data dir (`<data dir>/.restore-staging/<backup>/<source host>/<ks>/<table dir>/`).
     Stage,
-    /// Stage, then move the SSTables into the live table dirs and run `nodetool refresh ks table`.
+    /// Stage, then load into the running Cassandra: `nodetool import` from 4.0, before it a move into the
+    /// live table dirs and `nodetool refresh ks table`.
     Refresh,
     /// Stage, then move the SSTables into place on a node whose Cassandra is stopped; prints the node's
     /// tokens for `initial_token`.
     InPlace,
-    /// Download to this machine (`--restore-dir`), the old tool's layout `<ks>/<table>/<host>_<file>`.
+    /// Download to this machine (`--restore-dir`), the old tool's layout `<ks>/<table dir>/<host>_<file>`
+    /// (`<table dir>` as on the node: `<table>` up to 2.0, `<table>-<id>` from 2.1).
     Local,
     /// Download to this machine and stream each table with `sstableloader -d <--target-hosts>`.
     Sstableloader,
@@ -180,13 +182,16 @@ fn parse_bool_word(word: &str) -> Result<bool, String> {
 pub const RESTORE_EXAMPLES: &str = "Modes:
   stage          node-push on each target node downloads, verifies (SHA-256, lzop checksums) and
                  decompresses into <data dir>/.restore-staging/<backup>/<source host>/<ks>/<table dir>/
-  refresh        stage, then move the SSTables into the live table dirs (new generation numbers, so
-                 nothing live is overwritten) and run `nodetool refresh <ks> <table>`
+  refresh        stage, then load into the running Cassandra: from 4.0 `nodetool import` of the verified
+                 staging dir; before 4.0 move the SSTables into the live table dirs (new generation
+                 numbers, so nothing live is overwritten) and run `nodetool refresh <ks> <table>`.
+                 Secondary-index SSTables are not restored: Cassandra builds the indexes from the data
   in-place       Cassandra must be stopped on the node: stage, move into place, print the node's tokens
                  (from the backup's ring) for initial_token; then start Cassandra. The SSTables are
                  added to what the table dirs hold: empty them (and the commitlog) first to get
                  exactly the backup back
-  local          download to --restore-dir on this machine (<ks>/<table dir>/<host>_<file>)
+  local          download to --restore-dir on this machine: <ks>/<table dir>/<host>_<file>, where
+                 <table dir> is the node's (<table> up to 2.0, <table>-<id> from 2.1)
   sstableloader  download to --restore-dir/<host>/<ks>/<table dir>/ and run sstableloader per table
 A table with a missing or damaged object is not moved anywhere Cassandra loads from; the error names it.
 

@@ -7,6 +7,7 @@ use super::args::ModeArg;
 use super::report::{TableReport, TableState, TargetReport};
 use super::settings::RestoreSettings;
 use super::source::split_target;
+use super::tables::Counts;
 use crate::output::{human_bytes, Output};
 use anyhow::{bail, Result};
 use node_push::message::{Message, RestoreFailure};
@@ -43,6 +44,8 @@ struct LocalTable {
     keyspace: String,
     table: String,
     files: Vec<PathBuf>,
+    /// (source host, path inside the table dir as Cassandra names it) of each file, for the counts.
+    names: Vec<(String, String)>,
     /// (source host, table directory).
     dirs: BTreeMap<String, PathBuf>,
 }
@@ -69,6 +72,7 @@ pub async fn run(
                 keyspace: entry.keyspace.clone(),
                 table: entry.table.clone(),
                 files: Vec::new(),
+                names: Vec::new(),
                 dirs: BTreeMap::new(),
             });
         table.files.push(planned.file.target.clone());
@@ -81,10 +85,22 @@ pub async fn run(
             ),
             _ => settings.restore_dir.clone(),
         };
-        if let Some((ks, table_dir, _)) = split_target(&root, &planned.file.target) {
+        if let Some((ks, table_dir, relative)) = split_target(&root, &planned.file.target) {
             table
                 .dirs
                 .insert(planned.source_host.clone(), root.join(ks).join(table_dir));
+            // The flat layout puts `<host>_` before each file name.
+            let prefix = format!("{}_", planned.source_host);
+            let relative = match relative.rsplit_once('/') {
+                Some((dir, name)) => {
+                    format!("{dir}/{}", name.strip_prefix(&prefix).unwrap_or(name))
+                }
+                None => relative
+                    .strip_prefix(&prefix)
+                    .unwrap_or(&relative)
+                    .to_string(),
+            };
+            table.names.push((planned.source_host.clone(), relative));
         }
     }
 
@@ -132,17 +148,25 @@ pub async fn run(
     for table in tables.into_values() {
         let failed: Vec<&(RestoreFailure, String)> =
             table.files.iter().filter_map(|f| failures.get(f)).collect();
+        let counts = Counts::of(table.names.iter().map(|(h, r)| (h.as_str(), r.as_str())));
+        // In the flat layout every host's files share one directory: name it once.
+        let mut staged_in: Vec<String> = table
+            .dirs
+            .values()
+            .map(|d| d.display().to_string())
+            .collect();
+        staged_in.sort();
+        staged_in.dedup();
         let mut line = TableReport {
             keyspace: table.keyspace.clone(),
             table: table.table.clone(),
             source_hosts: table.dirs.keys().cloned().collect(),
             state: TableState::Staged,
-            files: table.files.len(),
-            staged_in: table
-                .dirs
-                .values()
-                .map(|d| d.display().to_string())
-                .collect(),
+            sstables: counts.sstables,
+            files: counts.files,
+            left_out: counts.other,
+            indexes_rebuilt: Vec::new(),
+            staged_in,
             live_dir: None,
             renumbered: 0,
             error: None,

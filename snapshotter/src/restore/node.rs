@@ -7,11 +7,13 @@
 
 use super::agent;
 use super::args::ModeArg;
+use super::load;
 use super::placement::{place, Renumber, StagedFile, REFRESH_GENERATION_MARGIN};
 use super::report::{TableReport, TableState, TargetReport};
 use super::scripts::{self, ProcessCheck};
 use super::settings::RestoreSettings;
 use super::tables::{self, TableGroup};
+use crate::nodetool::CassandraVersion;
 use crate::output::Output;
 use crate::remote::{Connector, Remote};
 use crate::stages::install::{self, NodePushBinary};
@@ -61,7 +63,12 @@ impl NodeRestore {
         let remote = self.connector.connect(target).await?;
         let remote = remote.as_ref();
         let basics = preflight::inspect(remote, &s.nodes.preflight).await?;
-        self.check_cassandra_state(remote, &basics).await?;
+        let version = self.check_cassandra_state(remote, &basics).await?;
+        let loader = load::Loader::for_version(s.mode, version);
+        if let Some(loader) = loader {
+            self.output
+                .info(format!("{target}: {}", loader.describe(version)));
+        }
 
         // Where each table is, and where its files go.
         let dirs = scripts::table_dirs(remote, privilege, &s.keyspace, &basics.data_dirs).await?;
@@ -97,6 +104,20 @@ impl NodeRestore {
                     )),
                 ));
                 continue;
+            }
+            if loader.is_some() {
+                let indexes = group.leave_out_indexes().to_vec();
+                if !indexes.is_empty() {
+                    self.output.info(format!(
+                        "{target}: {}.{}: index {} not restored: Cassandra builds it from the loaded SSTables",
+                        group.keyspace,
+                        group.table,
+                        indexes.join(", ")
+                    ));
+                }
+                if group.files.is_empty() {
+                    continue;
+                }
             }
             active.push(index);
         }
@@ -177,9 +198,16 @@ impl NodeRestore {
             }
             return Ok(());
         }
-        let moved = self
-            .move_tables(remote, &basics, groups, &complete, report)
-            .await?;
+        let moved = match loader {
+            Some(load::Loader::Import) => {
+                load::import_tables(remote, &basics, groups, &complete, report, &self.output)
+                    .await?
+            }
+            _ => {
+                self.move_tables(remote, &basics, groups, &complete, report)
+                    .await?
+            }
+        };
         let staged_tables: Vec<String> = moved
             .iter()
             .flat_map(|&i| groups[i].staged_dirs())
@@ -221,9 +249,13 @@ impl NodeRestore {
         Ok(())
     }
 
-    /// `refresh` needs Cassandra up; `in-place` needs it down (nodetool silent, and no CassandraDaemon
-    /// process holding the node's files).
-    async fn check_cassandra_state(&self, remote: &dyn Remote, basics: &NodeBasics) -> Result<()> {
+    /// `refresh` needs Cassandra up (its version is returned, `None` when nodetool does not say it);
+    /// `in-place` needs it down (nodetool silent, and no CassandraDaemon process holding the node's files).
+    async fn check_cassandra_state(
+        &self,
+        remote: &dyn Remote,
+        basics: &NodeBasics,
+    ) -> Result<Option<CassandraVersion>> {
         let host = remote.host();
         let version = basics.nodetool.version();
         match self.settings.mode {
@@ -237,6 +269,7 @@ impl NodeRestore {
                         out.reason()
                     );
                 }
+                return Ok(CassandraVersion::parse(&out.stdout));
             }
             ModeArg::InPlace => {
                 let out = remote.run(&version, None).await?;
@@ -268,7 +301,7 @@ impl NodeRestore {
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     fn node_push_args(&self, basics: &NodeBasics) -> NodePushRestoreArgs {
@@ -345,6 +378,9 @@ impl NodeRestore {
                 .collect();
             let mut table = table_report(group, TableState::Moved, None);
             table.renumbered = placement.renumbered;
+            table.sstables = placement.sstables;
+            table.files = placement.moves.len();
+            table.left_out = placement.not_sstables.len() + placement.already_live.len();
             match scripts::move_files(remote, privilege, &group.data_dir, &new_dirs, &moves).await {
                 Ok(count) => {
                     self.output.info(format!(
@@ -367,6 +403,7 @@ impl NodeRestore {
             if s.mode == ModeArg::Refresh {
                 let refresh = basics.nodetool.refresh(&group.keyspace, &group.table);
                 let out = remote.run(&refresh, None).await?;
+                load::show_nodetool_output(&self.output, remote.host(), &out);
                 if out.success() {
                     table.state = TableState::Refreshed;
                 } else {
@@ -387,13 +424,21 @@ impl NodeRestore {
     }
 }
 
-fn table_report(group: &TableGroup, state: TableState, error: Option<String>) -> TableReport {
+pub(super) fn table_report(
+    group: &TableGroup,
+    state: TableState,
+    error: Option<String>,
+) -> TableReport {
+    let counts = group.counts();
     TableReport {
         keyspace: group.keyspace.clone(),
         table: group.table.clone(),
         source_hosts: group.source_hosts(),
         state,
-        files: group.files.len(),
+        sstables: counts.sstables,
+        files: counts.files,
+        left_out: counts.other,
+        indexes_rebuilt: group.indexes_left_out.clone(),
         staged_in: group.staged_dirs(),
         live_dir: group.live_dir.clone(),
         renumbered: 0,

@@ -46,6 +46,8 @@ pub struct Move {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Placement {
     pub moves: Vec<Move>,
+    /// SSTables moved.
+    pub sstables: usize,
     /// SSTables given another generation than the one they had.
     pub renumbered: usize,
     /// Staged files that are not SSTable components (left in staging).
@@ -162,6 +164,7 @@ pub fn place(
                 Some(new)
             }
         };
+        placement.sstables += 1;
         for (file, sstable) in files {
             let name = target_name(&sstable, number);
             let to = if dir.is_empty() {

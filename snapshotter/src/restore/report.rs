@@ -13,8 +13,10 @@ pub enum TableState {
     Staged,
     /// Moved into the live table directory (Cassandra stopped: loaded at its next start).
     Moved,
-    /// Moved into the live table directory and `nodetool refresh` loaded them.
+    /// Moved into the live table directory and `nodetool refresh` loaded them (Cassandra before 4.0).
     Refreshed,
+    /// `nodetool import` loaded them from the verified staging directory (Cassandra 4.0 and later).
+    Imported,
     /// Streamed by sstableloader.
     Loaded,
     /// Not restored where Cassandra would load it; `error` says why.
@@ -28,7 +30,17 @@ pub struct TableReport {
     pub table: String,
     pub source_hosts: Vec<String>,
     pub state: TableState,
+    /// SSTables staged, or moved/loaded where Cassandra reads them.
+    pub sstables: usize,
+    /// Their files (components); files that are not SSTable components are not counted.
     pub files: usize,
+    /// Restored files Cassandra does not load (a snapshot's `manifest.json`, `schema.cql`): left in
+    /// staging and removed with it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub left_out: usize,
+    /// Secondary indexes whose SSTables were not restored: Cassandra builds them from the loaded data.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indexes_rebuilt: Vec<String>,
     /// Where its verified files are (staging, or the local restore directory).
     pub staged_in: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +49,10 @@ pub struct TableReport {
     pub renumbered: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// An in-place target's tokens, from the backup's ring.
@@ -158,18 +174,20 @@ impl RestoreReport {
             );
             for table in &target.tables {
                 let place = match table.state {
-                    TableState::Moved | TableState::Refreshed => {
+                    TableState::Moved | TableState::Refreshed | TableState::Imported => {
                         table.live_dir.clone().unwrap_or_default()
                     }
                     _ => table.staged_in.join(", "),
                 };
                 let _ = writeln!(
                     out,
-                    "  {}.{} from {}: {:?} ({} files{}) {}",
+                    "  {}.{} from {}: {:?} ({} SSTable{}, {} files{}) {}",
                     table.keyspace,
                     table.table,
                     table.source_hosts.join(","),
                     table.state,
+                    table.sstables,
+                    if table.sstables == 1 { "" } else { "s" },
                     table.files,
                     if table.renumbered > 0 {
                         format!(", {} renumbered", table.renumbered)
@@ -178,6 +196,13 @@ impl RestoreReport {
                     },
                     table.error.as_deref().unwrap_or(&place)
                 );
+                if !table.indexes_rebuilt.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "    index {}: its SSTables were not restored; Cassandra builds it from the loaded data",
+                        table.indexes_rebuilt.join(", ")
+                    );
+                }
             }
             for token in &target.tokens {
                 let _ = writeln!(

@@ -6,6 +6,7 @@
 use super::scripts::TableDir;
 use super::source::split_target;
 use node_push::message::RestoreFile;
+use node_push::restore::sstable::SstableName;
 use node_push::restore::PlannedFile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,9 +37,38 @@ pub struct TableGroup {
     pub live_dir: Option<String>,
     /// `<data dir>/.restore-staging/<backup>`.
     pub staging_root: String,
+    /// Secondary indexes whose files were taken out of the restore (see [`TableGroup::leave_out_indexes`]).
+    pub indexes_left_out: Vec<String>,
 }
 
 impl TableGroup {
+    /// Takes secondary-index SSTables out of the restore: `nodetool refresh`/`import` load only the
+    /// table's own SSTables and build its indexes from them, so index files put in `.<index>/` would never
+    /// be loaded, only opened as stale entries at the next start. Returns the indexes, sorted.
+    pub fn leave_out_indexes(&mut self) -> &[String] {
+        let mut indexes: Vec<String> = Vec::new();
+        self.files.retain(|f| match index_of(&f.relative) {
+            Some(index) => {
+                indexes.push(index);
+                false
+            }
+            None => true,
+        });
+        indexes.sort();
+        indexes.dedup();
+        self.indexes_left_out = indexes;
+        &self.indexes_left_out
+    }
+
+    /// How the group's files count: SSTables, their files, and files that are not SSTable components.
+    pub fn counts(&self) -> Counts {
+        Counts::of(
+            self.files
+                .iter()
+                .map(|f| (f.source_host.as_str(), f.relative.as_str())),
+        )
+    }
+
     pub fn source_hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.files.iter().map(|f| f.source_host.clone()).collect();
         hosts.sort();
@@ -64,6 +94,48 @@ impl TableGroup {
     }
 }
 
+/// The secondary index a file (path inside its table dir) belongs to: its `.<index>/` dir (3.0+), or the
+/// `<table>.<index>` part of a `<ks>-<table>.<index>-<version>-<generation>-<component>` name (up to 2.1).
+pub fn index_of(relative: &str) -> Option<String> {
+    if let Some((dir, _)) = relative.split_once('/') {
+        return dir.strip_prefix('.').map(str::to_string);
+    }
+    let sstable = SstableName::parse(relative)?;
+    let family = sstable.family();
+    let (_, index) = family.split_once('.')?;
+    Some(index.to_string())
+}
+
+/// SSTables, their files, and other files among a table's files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sstables: usize,
+    pub files: usize,
+    pub other: usize,
+}
+
+impl Counts {
+    /// Counts `(source host, path inside the table dir)` pairs; one SSTable is one descriptor of one
+    /// host in one directory.
+    pub fn of<'a>(files: impl Iterator<Item = (&'a str, &'a str)>) -> Counts {
+        let mut counts = Counts::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for (host, relative) in files {
+            let (dir, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+            match SstableName::parse(name) {
+                Some(sstable) => {
+                    counts.files += 1;
+                    if seen.insert((host, dir, sstable.descriptor())) {
+                        counts.sstables += 1;
+                    }
+                }
+                None => counts.other += 1,
+            }
+        }
+        counts
+    }
+}
+
 /// Groups `files` (planned with Stage targets relative to `/`) by keyspace and table name.
 pub fn group(files: &[PlannedFile]) -> Vec<TableGroup> {
     let mut groups: BTreeMap<(String, String), TableGroup> = BTreeMap::new();
@@ -83,6 +155,7 @@ pub fn group(files: &[PlannedFile]) -> Vec<TableGroup> {
                 data_dir: String::new(),
                 live_dir: None,
                 staging_root: String::new(),
+                indexes_left_out: Vec::new(),
             });
         group.files.push(TableFile {
             source_host: planned.source_host.clone(),
@@ -209,5 +282,37 @@ mod tests {
         assert!(live_dir(&dirs, "nope", &["nope"]).is_none());
         let data = vec!["/d1".to_string(), "/d10".to_string()];
         assert_eq!(data_dir_of(&data, "/d10/ks/t").unwrap(), "/d10");
+    }
+
+    #[test]
+    fn index_files_are_recognised_in_both_schemes_and_counts_are_per_sstable() {
+        assert_eq!(
+            index_of(".users_idx/nb-1-big-Data.db").as_deref(),
+            Some("users_idx")
+        );
+        assert_eq!(
+            index_of("ks-users.users_idx-ia-2-Index.db").as_deref(),
+            Some("users_idx")
+        );
+        assert_eq!(index_of("ks-users-ia-2-Index.db"), None);
+        assert_eq!(index_of("nb-1-big-Data.db"), None);
+        assert_eq!(index_of("manifest.json"), None);
+        let files = [
+            ("a", "nb-1-big-Data.db"),
+            ("a", "nb-1-big-TOC.txt"),
+            ("b", "nb-1-big-Data.db"),
+            ("a", "nb-2-big-Data.db"),
+            ("a", ".idx/nb-1-big-Data.db"),
+            ("a", "manifest.json"),
+            ("a", "schema.cql"),
+        ];
+        assert_eq!(
+            Counts::of(files.into_iter()),
+            Counts {
+                sstables: 4,
+                files: 5,
+                other: 2
+            }
+        );
     }
 }

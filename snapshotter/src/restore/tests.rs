@@ -1,6 +1,7 @@
 //! Restore without a cluster: settings, the node modes over scripted hosts, and the local modes against
 //! an in-memory store holding real lzop objects.
 
+mod load;
 mod local;
 mod nodes;
 

@@ -181,6 +181,20 @@ async fn until_restores_exactly_the_snapshot_byte_for_byte() {
         assert_eq!(hex::encode(Sha256::digest(&bytes)), entry.sha256);
     }
 
+    // Both hosts' files share the table dir: it is named once, and the counts are SSTables and files.
+    let table = &report.tables[0];
+    assert_eq!(table.staged_in, [format!("{}/ks/t", dir.path().display())]);
+    assert_eq!((table.sstables, table.files), (2, 4));
+    // The help says what was written: <ks>/<table dir>/<host>_<file>.
+    use clap::CommandFactory;
+    let help = crate::cli::Cli::command()
+        .find_subcommand_mut("restore")
+        .unwrap()
+        .render_long_help()
+        .to_string();
+    assert!(help.contains("<ks>/<table dir>/<host>_<file>"), "{help}");
+    assert!(!help.contains("<ks>/<table>/<host>_<file>"), "{help}");
+
     let all = tempfile::tempdir().unwrap();
     let restore_dir = format!("--restore-dir={}", all.path().display());
     let report = run_local(store.clone(), &["--keyspace=ks", "--local", &restore_dir])

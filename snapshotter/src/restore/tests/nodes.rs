@@ -20,15 +20,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-const NAME: &str = "20240101000000";
-const YAML: &str = "data_file_directories:\n    - /d\nincremental_backups: true\n\
+pub(super) const NAME: &str = "20240101000000";
+pub(super) const YAML: &str = "data_file_directories:\n    - /d\nincremental_backups: true\n\
 commitlog_directory: /cl\nlisten_address: 127.0.0.4\n";
 const RING: &str = "Address  Rack  Status State  Load  Owns  Token\n\
 127.0.0.2  rack1  Up  Normal  1 KB  33%  0\n\
 127.0.0.4  rack1  Up  Normal  1 KB  33%  113427455640312821154458202477256070485\n";
 
-struct FakeConnector {
-    hosts: HashMap<String, Arc<FakeRemote>>,
+pub(super) struct FakeConnector {
+    pub(super) hosts: HashMap<String, Arc<FakeRemote>>,
 }
 
 #[async_trait]
@@ -40,7 +40,7 @@ impl Connector for FakeConnector {
     async fn close_all(&self) {}
 }
 
-fn binary() -> NodePushBinary {
+pub(super) fn binary() -> NodePushBinary {
     let bytes = b"not an elf".to_vec();
     NodePushBinary {
         path: "/local/node-push".into(),
@@ -67,7 +67,7 @@ fn entry(host: &str, table: &str, file: &str) -> ObjectEntry {
     }
 }
 
-fn selected(entries: Vec<ObjectEntry>) -> Selected {
+pub(super) fn selected(entries: Vec<ObjectEntry>) -> Selected {
     let mut manifest = Manifest::new(NAME, "base", vec!["n1".into()], None, "");
     let t = chrono::Utc::now();
     manifest.batches.push(Batch {
@@ -86,11 +86,11 @@ fn staged(table: &str, file: &str) -> String {
     format!("/d/.restore-staging/{NAME}/n1/ks/{table}/{file}")
 }
 
-fn lines(messages: &[Message]) -> String {
+pub(super) fn lines(messages: &[Message]) -> String {
     messages.iter().map(|m| m.to_line() + "\n").collect()
 }
 
-fn hello() -> Message {
+pub(super) fn hello() -> Message {
     Message::Hello {
         protocol: PROTOCOL_VERSION,
         tool_version: "0.1.0".into(),
@@ -188,7 +188,7 @@ async fn restore(mode: &str, remote: FakeRemote) -> (TargetReport, Arc<FakeRemot
     (job.run("n1", &files).await, remote)
 }
 
-fn stdin_of(remote: &FakeRemote, pattern: &str) -> Vec<String> {
+pub(super) fn stdin_of(remote: &FakeRemote, pattern: &str) -> Vec<String> {
     remote
         .log
         .lock()
