@@ -105,7 +105,8 @@ pub enum Command {
     /// Check that every object of a backup is stored as its manifest says (--deep: download and decode).
     #[command(after_help = crate::verify::VERIFY_EXAMPLES)]
     Verify(crate::verify::VerifyArgs),
-    /// Remove old backups (never the newest complete one), abandoned incomplete ones and multipart uploads.
+    /// Remove old backups (never the newest complete one of a selection unless named), abandoned incomplete
+    /// ones and multipart uploads.
     #[command(after_help = crate::purge::PURGE_EXAMPLES)]
     Purge(crate::purge::PurgeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
