@@ -378,7 +378,7 @@ fn restore_then_incremental(ring: &mut Ring) -> Result<()> {
     let base = "wf-restored";
     let keyspaces = format!("--keyspaces={ks}");
     create(ring, ks, &["t"])?;
-    ring.cli(&format!("{}", rows_script(ks, "t", 0, 50)))?;
+    ring.cli(&rows_script(ks, "t", 0, 50))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     ring.cli(&rows_script(ks, "t", 50, 80))?;
@@ -483,7 +483,7 @@ fn manifest_write_failure(ring: &mut Ring) -> Result<()> {
     let base = "wf-manifest";
     let keyspaces = format!("--keyspaces={ks}");
     create(ring, ks, &["t"])?;
-    ring.cli(&format!("{}", rows_script(ks, "t", 0, 40)))?;
+    ring.cli(&rows_script(ks, "t", 0, 40))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     ring.cli(&rows_script(ks, "t", 40, 80))?;
@@ -569,7 +569,7 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
     let base = "wf-rebuilt";
     let keyspaces = format!("--keyspaces={ks}");
     create(ring, ks, &["t"])?;
-    ring.cli(&format!("{}", rows_script(ks, "t", 0, 40)))?;
+    ring.cli(&rows_script(ks, "t", 0, 40))?;
     ring.flush(ks)?;
     let name = name_of(&ring.backup_ok(base, &[&keyspaces])?)?;
     for (from, to) in [(40, 70), (70, 100)] {
