@@ -375,6 +375,7 @@ impl<'e> Sequence<'e> {
                 }
                 NodetoolCall::ClearSnapshot { .. }
                 | NodetoolCall::Refresh { .. }
+                | NodetoolCall::Import { .. }
                 | NodetoolCall::Compact { .. } => {}
             }
         }

@@ -28,6 +28,13 @@ pub enum NodetoolCall {
         keyspace: String,
         table: String,
     },
+    /// `nodetool import [options] ks table dir...` (4.0+).
+    Import {
+        keyspace: String,
+        table: String,
+        dirs: Vec<String>,
+        copy: bool,
+    },
 }
 
 impl NodetoolCall {
@@ -76,6 +83,19 @@ impl NodetoolCall {
                 },
                 _ => bail!("compact needs <keyspace> <table> here"),
             },
+            "import" => {
+                let copy = rest.iter().any(|w| w == "--copy-data" || w == "-c");
+                let words: Vec<&String> = rest.iter().filter(|w| !w.starts_with('-')).collect();
+                match words.as_slice() {
+                    [keyspace, table, dirs @ ..] if !dirs.is_empty() => NodetoolCall::Import {
+                        keyspace: keyspace.to_string(),
+                        table: table.to_string(),
+                        dirs: dirs.iter().map(|d| d.to_string()).collect(),
+                        copy,
+                    },
+                    _ => bail!("import needs <keyspace> <table> <directory>..."),
+                }
+            }
             other => bail!("nodetool command {other} is not scripted"),
         })
     }
@@ -104,6 +124,12 @@ impl NodetoolCall {
             NodetoolCall::ClearSnapshot { tag } => format!("clearsnapshot {tag}"),
             NodetoolCall::Refresh { keyspace, table } => format!("refresh {keyspace} {table}"),
             NodetoolCall::Compact { keyspace, table } => format!("compact {keyspace} {table}"),
+            NodetoolCall::Import {
+                keyspace,
+                table,
+                dirs,
+                copy,
+            } => format!("import {keyspace} {table} {} {copy}", dirs.join(",")),
         }
     }
 
@@ -138,6 +164,12 @@ impl NodetoolCall {
                 keyspace: ks.to_string(),
                 table: t.to_string(),
             },
+            ["import", ks, t, dirs, copy] => NodetoolCall::Import {
+                keyspace: ks.to_string(),
+                table: t.to_string(),
+                dirs: list(dirs),
+                copy: *copy == "true",
+            },
             _ => bail!("not a nodetool log line: {line}"),
         })
     }
@@ -164,6 +196,18 @@ impl NodetoolCall {
                 .refresh(keyspace, table)
                 .with_context(|| format!("refresh {keyspace} {table}")),
             NodetoolCall::Compact { keyspace, table } => node.compact(keyspace, table),
+            NodetoolCall::Import {
+                keyspace,
+                table,
+                dirs,
+                copy,
+            } => {
+                for dir in dirs {
+                    node.import(keyspace, table, std::path::Path::new(dir), *copy)
+                        .with_context(|| format!("import {keyspace} {table} {dir}"))?;
+                }
+                Ok(())
+            }
         }
     }
 }

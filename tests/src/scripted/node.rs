@@ -602,6 +602,69 @@ impl Node {
         Ok(())
     }
 
+    /// `nodetool import ks table DIR` (4.0+): the SSTables in DIR are moved (copied with `copy`) into the
+    /// table under new generations, linked into backups/, and their index entries built.
+    pub fn import(&self, keyspace: &str, table: &str, src: &Path, copy: bool) -> Result<()> {
+        if !matches!(
+            self.spec.version,
+            Version::V40 | Version::V41 | Version::V50
+        ) {
+            bail!(
+                "nodetool: import is not a command in Cassandra {}",
+                self.spec.version.release()
+            );
+        }
+        let table = self.table(keyspace, table)?;
+        let base = Cfs {
+            table: &table,
+            index: None,
+        };
+        let namer = self.namer(base);
+        let mut loaded_rows = BTreeSet::new();
+        for generation in data_generations(src, &namer)? {
+            let old_prefix = namer.prefix(&generation);
+            loaded_rows.extend(sstable::read_rows(
+                &src.join(format!("{old_prefix}Data.db")),
+            )?);
+            let new_generation = self.next_generation(base)?;
+            let d =
+                (fnv(new_generation.to_string().as_bytes()) % self.spec.data_dirs as u64) as usize;
+            let dest = self.cfs_dir(base, d, "");
+            fs_err::create_dir_all(&dest)?;
+            let new_prefix = namer.prefix(&new_generation);
+            let mut files = Vec::new();
+            for entry in fs_err::read_dir(src)? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                if let Some(component) = name.strip_prefix(&old_prefix) {
+                    let to = dest.join(format!("{new_prefix}{component}"));
+                    match copy {
+                        true => drop(fs_err::copy(src.join(&name), &to)?),
+                        false => fs_err::rename(src.join(&name), &to)?,
+                    }
+                    files.push(to);
+                }
+            }
+            self.link_all(&files, &self.cfs_dir(base, d, "backups"))?;
+            let mut live = self.live(base)?;
+            live.push((d, new_generation));
+            self.set_live(base, &live)?;
+        }
+        if let Some(index) = &table.index {
+            let entries = index_entries(&loaded_rows);
+            if !entries.is_empty() {
+                self.new_sstable(
+                    Cfs {
+                        table: &table,
+                        index: Some(index),
+                    },
+                    &entries,
+                    true,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Append one line to `<node>/nodetool.log`.
     pub fn log(&self, line: &str) -> Result<()> {
         use std::io::Write;
