@@ -20,8 +20,8 @@ use std::time::Instant;
 use testkit::model::env::{Env, Transport};
 use testkit::model::runner::{run_sequence, SequenceConfig};
 
-const DEFAULT_SEQUENCES: u64 = 40;
-const DEFAULT_STEPS: usize = 14;
+const DEFAULT_SEQUENCES: u64 = 150;
+const DEFAULT_STEPS: usize = 12;
 /// Sequences run at once.
 const DEFAULT_JOBS: u64 = 2;
 
