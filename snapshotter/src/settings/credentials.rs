@@ -249,4 +249,41 @@ mod tests {
             Some("very-secret-value")
         );
     }
+
+    /// Renewed keys published during a run reach a running node-push as one more line on its stdin (the
+    /// same channel as the first), and only while that stdin is open.
+    #[tokio::test]
+    async fn renewed_keys_reach_node_push_as_one_more_stdin_line() {
+        use tokio::io::AsyncBufReadExt as _;
+        let (writer, reader) = tokio::io::duplex(4096);
+        let stdin = tokio::sync::Mutex::new(Some(writer));
+        let input = NodeInput {
+            aws_access_key_id: Some("ASIAOLD".into()),
+            aws_secret_access_key: Some("old-secret".into()),
+            aws_session_token: Some("old-token".into()),
+        };
+        let forward = crate::stages::upload::forward_fresh_keys(&stdin, &input);
+        let renew = async {
+            let mut lines = tokio::io::BufReader::new(reader).lines();
+            publish_keys(Keys {
+                access_key: "ASIANEW".into(),
+                secret_key: "new-secret".into(),
+                session_token: Some("new-token".into()),
+                expires: None,
+            });
+            let line = lines.next_line().await.unwrap().unwrap();
+            *stdin.lock().await = None;
+            line
+        };
+        let line = tokio::select! {
+            // The forwarder subscribes on its first poll, before the renewal is published.
+            biased;
+            never = forward => match never {},
+            line = renew => line,
+        };
+        let sent: NodeInput = serde_json::from_str(&line).unwrap();
+        assert_eq!(sent.aws_access_key_id.as_deref(), Some("ASIANEW"));
+        assert_eq!(sent.aws_secret_access_key.as_deref(), Some("new-secret"));
+        assert_eq!(sent.aws_session_token.as_deref(), Some("new-token"));
+    }
 }
