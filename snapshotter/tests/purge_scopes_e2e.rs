@@ -16,7 +16,7 @@ mod e2e;
 use anyhow::{ensure, Result};
 use e2e::{Run, Stack, STACK_LOCK};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 
 const SCHEMA: &str = "\
 create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:1};
@@ -62,7 +62,7 @@ fn snapshot_backup(stack: &Stack, extra: &[&str]) -> Result<String> {
 }
 
 /// `restore --keyspace=ks1 --mode=refresh --snapshot-name=NAME` on every node.
-fn refresh(stack: &Stack, node_push: &PathBuf, name: &str) -> Result<Run> {
+fn refresh(stack: &Stack, node_push: &Path, name: &str) -> Result<Run> {
     stack.coordinator(&[
         "--json",
         "restore",

@@ -6,7 +6,8 @@
 //! back with `--mode refresh`; (b) a node whose data, commitlog and caches are wiped comes back with
 //! `--mode in-place` and serves every row again; (d) `verify --deep` passes, then names a damaged object,
 //! which also stops its table's refresh without touching the live table; (e) `purge --keep-last 1`
-//! leaves exactly one complete backup, removes an abandoned incomplete one and an open multipart upload.
+//! keeps the newest complete backup of each selection (the old tool's one-host backup is a selection of
+//! its own), removes the older one, an abandoned incomplete one and an open multipart upload.
 //!
 //! Keyspace ks1 has replication factor 1, so every row lives on exactly one node: reading all rows
 //! through a node whose own data was wiped proves its restore.
@@ -746,7 +747,8 @@ fn verify_finds_a_damaged_object(stack: &Stack, tools: &Tools, name: &str) -> Re
     Ok(())
 }
 
-/// (e) `purge --keep-last 1` leaves exactly the newest complete backup.
+/// (e) `purge --keep-last 1` leaves the newest complete backup of each selection: the newest of the
+/// whole ring's and [`LEGACY`] (node1 only).
 fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()> {
     let newer = stack.backup(&["--keyspaces=ks1", "--new-snapshot"])?;
     ensure!(newer.success(), "{}", newer.stderr);
@@ -792,14 +794,16 @@ fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()>
         purge.stderr
     );
     assert_eq!(purge.json()?["uploads_aborted"], 1);
-    assert_eq!(stack.backup_names()?, std::slice::from_ref(&newest));
+    assert_eq!(stack.backup_names()?, [LEGACY.to_string(), newest.clone()]);
     assert_eq!(stack.open_multipart_uploads()?, 0);
     let listed = stack.coordinator(&["list", "--json"])?;
     let entries = listed.json()?;
     let entries = entries.as_array().unwrap();
-    assert_eq!(entries.len(), 1);
+    assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["name"], newest.as_str());
     assert_eq!(entries[0]["complete"], true);
+    assert_eq!(entries[1]["name"], LEGACY);
+    assert_eq!(entries[1]["complete"], true);
     Ok(())
 }
 
