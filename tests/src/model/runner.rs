@@ -204,6 +204,22 @@ impl<'e> Sequence<'e> {
             if self.model.backups[index].purged {
                 continue;
             }
+            let (base, name) = {
+                let b = &self.model.backups[index];
+                (b.base.clone(), b.name.clone())
+            };
+            self.summary
+                .history
+                .push(format!("(final) verify backup #{index} {name}"));
+            let run = self.coordinator(
+                &base,
+                vec!["verify".into(), format!("--snapshot-name={name}")],
+            )?;
+            ensure!(
+                run.success(),
+                "verify of #{index} {name} failed: {}",
+                run.describe()
+            );
             for keyspace in ["ks1", "ks2"] {
                 let op = Op::Restore {
                     backup: index,
