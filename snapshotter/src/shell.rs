@@ -45,62 +45,10 @@ where
     line
 }
 
-/// Split a value such as `--nodetool-args "-u cassandra -pw 'my pass'"` into words the way a shell
+/// Split a value such as `--nodetool-args "-u cassandra -pw 'my pass'"` into words the way a POSIX shell
 /// would (single and double quotes, backslash escapes), without running anything.
 pub fn split(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => current.push(c),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c) => current.push(c),
-                            None => return Err("trailing backslash".into()),
-                        },
-                        Some(c) => current.push(c),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => current.push(c),
-                    None => return Err("trailing backslash".into()),
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    Ok(words)
+    shlex::split(line).ok_or_else(|| "unbalanced quotes or a trailing backslash".to_string())
 }
 
 /// A keyspace or table name Cassandra would accept as a directory name: letters, digits, underscores.
@@ -187,6 +135,9 @@ mod tests {
         assert_eq!(split("  ").unwrap(), Vec::<String>::new());
         assert_eq!(split("''").unwrap(), [""]);
         assert!(split("'open").is_err());
+        assert!(split("trailing\\").is_err());
+        // Inside double quotes a backslash stays unless it escapes ", \\, $ or `, as in sh.
+        assert_eq!(split(r#""p\w" "a\\b""#).unwrap(), [r"p\w", r"a\b"]);
     }
 
     #[test]
