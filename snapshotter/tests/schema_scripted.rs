@@ -445,6 +445,66 @@ fn backup_and_restore_schema(version: &str, layout: Layout, first_ip: u8) -> Res
         "nothing more reached the new node's cqlsh"
     );
 
+    // Streaming: sstableloader mode applies the schema from this machine (cqlsh in --cassandra-bin-dir,
+    // to the first --target-hosts node), says that rows go to their current owners, then streams.
+    let laptop = s.root.path().join("laptop");
+    make_node(&laptop, version, layout, &cqlsh_warning(version)?, false)?;
+    let loader = laptop.join("bin/sstableloader");
+    fs_err::write(
+        &loader,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\n",
+            laptop.join("loader.log").display()
+        ),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(&loader, std::fs::Permissions::from_mode(0o755))?;
+    let restore_dir = format!("--restore-dir={}", laptop.join("restore").display());
+    let bin_dir = format!("--cassandra-bin-dir={}", laptop.join("bin").display());
+    let with_schema = format!("--snapshot-name={name}");
+    let (code, _, stderr) = s.run(&[
+        "restore",
+        "--keyspace=ks1",
+        "--schema",
+        &with_schema,
+        "--mode=sstableloader",
+        "--target-hosts=127.0.0.1",
+        &restore_dir,
+        &bin_dir,
+    ])?;
+    ensure!(
+        code == Some(0),
+        "restore --schema --mode sstableloader failed: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "placement: streaming with sstableloader: each row goes to the nodes that own it now"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "schema: keyspace ks1 and table(s) events, users created on 127.0.0.1 (cqlsh)"
+        ),
+        "{stderr}"
+    );
+    let calls = {
+        let dir = laptop.join("cqlsh/calls");
+        let mut calls = Vec::new();
+        for n in 1..=3 {
+            calls.push(fs_err::read_to_string(dir.join(format!("{n}.cql")))?);
+        }
+        calls
+    };
+    assert_eq!(calls[0], "DESCRIBE SCHEMA;\n");
+    assert!(calls[1].starts_with("CREATE KEYSPACE ks1"), "{}", calls[1]);
+    let streamed = fs_err::read_to_string(laptop.join("loader.log"))?;
+    assert_eq!(
+        streamed.lines().count(),
+        2,
+        "one sstableloader run per table: {streamed}"
+    );
+
     // A cqlsh that prints no CQL: the backup fails naming host and keyspace, and stores no schema.
     let (code, _, stderr) = s.run(&[
         "--json",
