@@ -2,8 +2,8 @@
 //! node-push uses (`node_push::store::s3::resolve_credentials`).
 //!
 //! Order: `--aws-access-key-id` (secret from `--aws-secret-access-key` or `AWS_SECRET_ACCESS_KEY`), else
-//! `--aws-profile` / `$AWS_PROFILE` (static keys, AssumeRole, web identity, `credential_process`, SSO), else
-//! the chain without the instance role: the environment, the `default` profile, web identity
+//! `--aws-profile` alone (static keys, AssumeRole, web identity, `credential_process`, SSO), else the chain
+//! without the instance role: the environment, the profile (`$AWS_PROFILE`, else `default`), web identity
 //! (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`), container credentials. When none of these has keys,
 //! the coordinator and each node use their own chain (an instance role).
 //!
@@ -61,10 +61,7 @@ impl Credentials {
         }
         Some(match &global.aws_profile {
             Some(profile) => CredentialSource::Profile(Some(profile.clone())),
-            None => match std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()) {
-                Some(profile) => CredentialSource::Profile(Some(profile)),
-                None => CredentialSource::ChainWithoutInstanceRole,
-            },
+            None => CredentialSource::ChainWithoutInstanceRole,
         })
     }
 
@@ -89,10 +86,9 @@ impl Credentials {
         if global.aws_secret_access_key.is_some() {
             bail!("--aws-secret-access-key needs --aws-access-key-id");
         }
-        let explicit = global
-            .aws_profile
-            .clone()
-            .or_else(|| env("AWS_PROFILE").filter(|p| !p.is_empty()));
+        // As in the AWS SDKs, `$AWS_PROFILE` only picks the chain's profile: keys in the environment
+        // still come first. `--aws-profile` asks for that profile alone.
+        let explicit = global.aws_profile.clone();
         let source = match &explicit {
             Some(profile) => CredentialSource::Profile(Some(profile.clone())),
             None => CredentialSource::ChainWithoutInstanceRole,
