@@ -251,10 +251,11 @@ impl UploadJob {
         let selection = match &args.dir {
             Some(dir) => format!("dir {}", dir.display()),
             None => {
-                let source = match (&args.snapshot_tag, args.incremental) {
-                    (_, true) => "incremental".to_string(),
-                    (Some(tag), false) => format!("snapshot {tag}"),
-                    (None, false) => "nothing".to_string(),
+                // Not the snapshot tag: it changes every run, and the last success is kept per label set.
+                let source = if args.incremental {
+                    "incremental"
+                } else {
+                    "snapshot"
                 };
                 let keyspaces = if args.keyspaces.is_empty() {
                     "all keyspaces".to_string()
