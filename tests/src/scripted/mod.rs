@@ -25,3 +25,6 @@ pub mod sstable;
 pub use call::NodetoolCall;
 pub use naming::{table_dir_name, uuid_id, Format, Generation, Namer, Version};
 pub use node::{Node, NodeSpec, TableSpec};
+
+#[cfg(test)]
+mod tests;
