@@ -11,7 +11,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 mod selection;
 pub use selection::Selection;
@@ -159,24 +158,6 @@ impl Manifest {
         self.format_version == 0
     }
 
-    /// The old tool's rule for continuing a backup with an incremental: same hosts (in any order), same
-    /// keyspaces (in any order; `None` = all), same table.
-    pub fn accepts_incremental(
-        &self,
-        hosts: &[String],
-        keyspaces: Option<&[String]>,
-        table: &str,
-    ) -> bool {
-        let set = |items: &[String]| items.iter().cloned().collect::<BTreeSet<_>>();
-        let same_keyspaces = match (&self.keyspaces, keyspaces) {
-            (None, None) => true,
-            (Some(mine), Some(theirs)) => set(mine) == set(theirs),
-            (Some(mine), None) => mine.is_empty(),
-            (None, Some(theirs)) => theirs.is_empty(),
-        };
-        set(&self.hosts) == set(hosts) && same_keyspaces && self.table == table
-    }
-
     /// Every object of every batch.
     pub fn objects(&self) -> impl Iterator<Item = &ObjectEntry> {
         self.batches.iter().flat_map(|b| b.objects.iter())
@@ -274,7 +255,7 @@ mod tests {
 
     #[test]
     fn incremental_rule_ignores_order() {
-        let m = Manifest::new(
+        let mut m = Manifest::new(
             "n",
             "b",
             vec!["h1".into(), "h2".into()],
@@ -283,10 +264,16 @@ mod tests {
         );
         let hosts = ["h2".to_string(), "h1".to_string()];
         let ks = ["b".to_string(), "a".to_string()];
-        assert!(m.accepts_incremental(&hosts, Some(&ks), ""));
-        assert!(!m.accepts_incremental(&hosts[..1], Some(&ks), ""));
-        assert!(!m.accepts_incremental(&hosts, Some(&ks[..1]), ""));
-        assert!(!m.accepts_incremental(&hosts, Some(&ks), "users"));
+        let same = |hosts: &[String], ks: &[String], table: &str, exclude: &[String]| {
+            m.selection() == Selection::new(hosts, Some(ks), table, exclude)
+        };
+        assert!(same(&hosts, &ks, "", &[]));
+        assert!(!same(&hosts[..1], &ks, "", &[]));
+        assert!(!same(&hosts, &ks[..1], "", &[]));
+        assert!(!same(&hosts, &ks, "users", &[]));
+        assert!(!same(&hosts, &ks, "", &["a.audit".to_string()]));
+        m.exclude_tables = vec!["a.audit".into()];
+        assert!(m.selection() == Selection::new(&hosts, Some(&ks), "", &["a.audit".to_string()]));
     }
 
     #[test]

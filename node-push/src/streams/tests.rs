@@ -93,7 +93,7 @@ fn a_file_written_again_under_the_same_name_is_kept() {
             source_ids: vec![old_id],
         },
     );
-    let answer = run(&req, &[data.clone()], &state).unwrap();
+    let answer = run(&req, std::slice::from_ref(&data), &state).unwrap();
     assert_eq!(answer.deleted, 0);
     assert!(f.exists());
 }
@@ -142,7 +142,7 @@ fn stale_streams_expire_and_a_new_backup_starts_empty() {
                 backup: "20240101000000".into(),
             },
         ),
-        &[data.clone()],
+        std::slice::from_ref(&data),
         &state,
     )
     .unwrap();

@@ -16,9 +16,8 @@ use crate::store::{self, ManifestRead};
 use anyhow::Result;
 use chrono::Utc;
 use node_push::layout::{self, BackupName};
-use node_push::manifest::Manifest;
+use node_push::manifest::{Manifest, Selection};
 use node_push::store::ObjectStore;
-use std::collections::BTreeSet;
 
 /// How long an incomplete backup may be resumed: a backup's name is the time its first run started, so an
 /// old one would carry a misleading name (and its snapshot would be far younger than it says).
@@ -159,15 +158,17 @@ async fn run_record(store: &dyn ObjectStore, base: &str, name: &str) -> Result<O
         .and_then(|bytes| Manifest::from_json(&key, &bytes).ok()))
 }
 
-/// Whether `manifest` describes a backup of the same hosts, keyspaces, table and excluded tables.
+/// Whether `manifest` describes a backup of the same selection: hosts, keyspaces, table and excluded
+/// tables, each compared as a set (the rule `purge` keeps the newest backup of, too).
 pub fn continues(manifest: &Manifest, settings: &BackupSettings) -> bool {
     let keyspaces = settings.manifest_keyspaces();
-    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
-    manifest.accepts_incremental(
-        &settings.hosts,
-        keyspaces.as_deref(),
-        settings.manifest_table(),
-    ) && set(&manifest.exclude_tables) == set(&settings.exclude_tables)
+    manifest.selection()
+        == Selection::new(
+            &settings.hosts,
+            keyspaces.as_deref(),
+            settings.manifest_table(),
+            &settings.exclude_tables,
+        )
 }
 
 #[cfg(test)]
