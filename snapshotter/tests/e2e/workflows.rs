@@ -87,11 +87,13 @@ impl Ring {
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot run cassandra-snapshotter")?;
+        let started = Instant::now();
         let run = finish(child, RUN_LIMIT)?;
         eprintln!(
-            "--- cassandra-snapshotter --s3-base-path {base} {} (exit {:?})\n{}",
+            "--- cassandra-snapshotter --s3-base-path {base} {} (exit {:?}, {:.1} s)\n{}",
             args.join(" "),
             run.code,
+            started.elapsed().as_secs_f64(),
             run.stderr
         );
         Ok(run)
@@ -197,11 +199,19 @@ impl Ring {
 
     /// A Thrift CLI script on node 1; its output.
     pub fn cli(&self, script: &str) -> Result<String> {
-        self.stack.nodes.cassandra.cli(0, script)
+        let started = Instant::now();
+        let out = self.stack.nodes.cassandra.cli(0, script);
+        let first = script.lines().nth(1).unwrap_or_default();
+        eprintln!(
+            "--- cassandra-cli ({first} ...): {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        out
     }
 
     /// `nodetool flush KS` on every node at once, waiting for the backups/ links.
     pub fn flush(&self, keyspace: &str) -> Result<()> {
+        let started = Instant::now();
         let cassandra = &self.stack.nodes.cassandra;
         std::thread::scope(|scope| {
             let flushes: Vec<_> = (0..cassandra.len())
@@ -210,7 +220,12 @@ impl Ring {
             flushes
                 .into_iter()
                 .try_for_each(|f| f.join().map_err(|_| anyhow::anyhow!("flush panicked"))?)
-        })
+        })?;
+        eprintln!(
+            "--- flush {keyspace}: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
     }
 
     /// Stops minor compactions of `keyspace.table` on every running node: a compaction's output is never
