@@ -8,7 +8,6 @@ use node_push::cli::{Cli, Command};
 use node_push::message::Message;
 use node_push::metrics::UploadJob;
 use node_push::restore;
-use node_push::session;
 use node_push::upload::Reporter;
 use std::sync::Arc;
 
@@ -40,9 +39,6 @@ fn main() {
             }
         }
         Command::Restore(args) => {
-            if args.watch_stdin {
-                session::request_stdin_watch();
-            }
             let events: restore::Events = {
                 let reporter = reporter.clone();
                 Arc::new(move |message| reporter.emit(message))

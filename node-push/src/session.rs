@@ -16,7 +16,6 @@ use crate::store::s3::{publish_keys, CredentialSource, Keys, S3Config, S3Store};
 use crate::store::{Destination, ObjectStore};
 use anyhow::{bail, Context as _};
 use std::io::{BufRead, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -62,21 +61,6 @@ pub async fn open_store(
     }
 }
 
-/// Set once by `main` when the coordinator passed `--watch-stdin`.
-static WATCH_REQUESTED: AtomicBool = AtomicBool::new(false);
-
-/// Records that the coordinator asked for its stdin to be watched (`--watch-stdin`).
-pub fn request_stdin_watch() {
-    WATCH_REQUESTED.store(true, Ordering::SeqCst);
-}
-
-/// Whether to watch stdin: only when the coordinator asked for it (see [`request_stdin_watch`]), whatever
-/// stdin is. A standalone run's stdin (cron's pipe at end of file, `/dev/null`, a closed descriptor, a
-/// terminal) never stops it. The name is historical: stdin used to be watched whenever it was a pipe.
-pub fn stdin_is_a_pipe() -> bool {
-    WATCH_REQUESTED.load(Ordering::SeqCst)
-}
-
 /// Sets `cancel` when stdin reaches end of file: the coordinator is gone and nobody would see the result.
 /// Lines before that are fresh credentials from the coordinator, handed to the store.
 /// `what` names the run in the log line ("upload", "restore").
@@ -102,7 +86,7 @@ pub fn watch_stdin(cancel: watch::Sender<bool>, what: &'static str) {
 
 /// A credentials line sent during the run: its keys replace the current ones for the next requests.
 /// Blank lines are ignored; a bad line is named by its position only (it may hold a secret).
-fn take_credentials_line(line: &str) {
+pub fn take_credentials_line(line: &str) {
     if line.trim().is_empty() {
         return;
     }
