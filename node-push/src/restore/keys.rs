@@ -94,6 +94,17 @@ mod tests {
             meta(&format!("old/{n}/h2/d/ks/t-0123456789abcdef0123456789abcdef/snapshots/{n}/nb-1-big-Data.db.lzo"), 5),
             meta("old/20150102000000/h1/d/ks/cf/backups/x.lzo", 6),
         ];
+        // A `~N` variant in a listing keeps its number (and its real file name).
+        let variant = meta(
+            &format!("old/{n}/h1/d/ks/cf/backups/ks-cf-ic-9-Data.db~1.lzo"),
+            7,
+        );
+        let with_variant = objects_from_listing("old", n, std::slice::from_ref(&variant));
+        assert_eq!(with_variant[0].variant, 1);
+        assert_eq!(
+            with_variant[0].source_path,
+            "/d/ks/cf/backups/ks-cf-ic-9-Data.db"
+        );
         let entries = objects_from_listing("old", n, &listing);
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, [&listing[3].key, &listing[4].key, &listing[2].key]);
