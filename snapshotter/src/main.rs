@@ -63,7 +63,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 cli.global.s3_base_path.as_deref().unwrap_or_default(),
             );
             let run = async {
-                run_backup(BackupSettings::resolve(&cli.global, args)?, metrics.as_ref()).await
+                run_backup(
+                    BackupSettings::resolve(&cli.global, args)?,
+                    metrics.as_ref(),
+                )
+                .await
             };
             let outcome = run.await;
             if let (Some(metrics), Err(_)) = (&metrics, &outcome) {
