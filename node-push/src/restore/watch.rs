@@ -51,10 +51,10 @@ fn watch_lines<R: BufRead, W: Write>(
             if seen.is_set() {
                 return;
             }
-            let _ = cancel.send(true);
-            // stderr usually went with the connection: writeln! to it may fail, eprintln! would panic
-            // here, before the run stops.
+            // Said before the cancel, so the line is there by the time anyone sees the run stop. stderr
+            // usually went with the connection: writeln! to it may fail, eprintln! would panic here.
             let _ = writeln!(log(), "node-push: stdin closed, stopping the restore");
+            let _ = cancel.send(true);
         })
         .expect("can start a thread");
     over
