@@ -585,8 +585,8 @@ mod tests {
             state_dir: Some("/var/lib/cassandra/.cassandra-snapshotter".into()),
         };
         let argv = args.to_argv();
-        let cli = Cli::try_parse_from(std::iter::once("node-push".to_string()).chain(argv))
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(std::iter::once("node-push".to_string()).chain(argv)).unwrap();
         assert!(matches!(cli.command, Command::Stream(parsed) if parsed == args));
     }
 

@@ -523,10 +523,19 @@ mod tests {
                 parse_cli_schema_key("b", &key),
                 Some((n.to_string(), keyspace.map(str::to_string)))
             );
-            assert!(matches!(parse_key("b", &key), Some(ParsedKey::Other { .. })));
+            assert!(matches!(
+                parse_key("b", &key),
+                Some(ParsedKey::Other { .. })
+            ));
         }
-        assert_eq!(parse_cli_schema_key("b", &schema_key("b", n, Some("ks1"))), None);
-        assert_eq!(parse_cli_schema_key("b", "b/20240101000000/h/schema_x.cli"), None);
+        assert_eq!(
+            parse_cli_schema_key("b", &schema_key("b", n, Some("ks1"))),
+            None
+        );
+        assert_eq!(
+            parse_cli_schema_key("b", "b/20240101000000/h/schema_x.cli"),
+            None
+        );
         assert_eq!(parse_cli_schema_key("b", "b/notaname/schema.cli"), None);
     }
 }

@@ -25,8 +25,8 @@ pub mod restore;
 pub mod select;
 pub mod session;
 pub mod sstable;
-pub mod streams;
 pub mod store;
+pub mod streams;
 pub mod upload;
 pub mod verify;
 

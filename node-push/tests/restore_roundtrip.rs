@@ -14,7 +14,7 @@ mod legacy;
 mod local;
 #[path = "restore_roundtrip/round_trip.rs"]
 mod round_trip;
-#[path = "restore_roundtrip/variants.rs"]
-mod variants;
 #[path = "support/mod.rs"]
 mod support;
+#[path = "restore_roundtrip/variants.rs"]
+mod variants;
