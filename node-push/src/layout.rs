@@ -324,7 +324,7 @@ fn parse_data_key(name: &str, rest: &str) -> Option<DataKey> {
 
 /// Finds, from the right, the `snapshots/<tag>` or `backups` component that the file sits in; a data path
 /// may itself contain a directory called `backups`. Returns (marker index, kind, index of the file part).
-fn find_backup_marker(parts: &[&str]) -> Option<(usize, DataKind, usize)> {
+pub(crate) fn find_backup_marker(parts: &[&str]) -> Option<(usize, DataKind, usize)> {
     let is_index_dir = |p: &str| p.starts_with('.') && p.len() > 1;
     for i in (0..parts.len()).rev() {
         let after = &parts[i + 1..];

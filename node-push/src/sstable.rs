@@ -34,29 +34,19 @@ pub fn split_component(file_name: &str) -> (&str, &str) {
 /// in neither.
 pub fn table_location(path: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = path.split('/').collect();
-    let is_index_dir = |p: &str| p.starts_with('.') && p.len() > 1;
-    for i in (0..parts.len()).rev() {
-        let after = &parts[i + 1..];
-        let rest = match parts[i] {
-            "backups" if after.len() == 1 || (after.len() == 2 && is_index_dir(after[0])) => after,
-            "snapshots" if after.len() == 2 || (after.len() == 3 && is_index_dir(after[1])) => {
-                &after[1..]
-            }
-            _ => continue,
-        };
-        let (file, index_dir) = match rest {
-            [file] => (*file, None),
-            [index, file] => (*file, Some(*index)),
-            _ => continue,
-        };
-        let mut location = parts[..i].join("/");
-        if let Some(index) = index_dir {
-            location.push('/');
-            location.push_str(index);
-        }
-        return Some((location, file.to_string()));
+    let (marker, _, file_start) = crate::layout::find_backup_marker(&parts)?;
+    // Below the marker: `[.<index>/]<file>`; the index dir belongs to the location.
+    let (index, file) = match &parts[file_start..] {
+        [file] => (None, *file),
+        [index, file] => (Some(*index), *file),
+        _ => return None,
+    };
+    let mut location = parts[..marker].join("/");
+    if let Some(index) = index {
+        location.push('/');
+        location.push_str(index);
     }
-    None
+    Some((location, file.to_string()))
 }
 
 /// The identity of a file on its node: `dev:ino:size:mtime_ns`. Hard links share it; a file written

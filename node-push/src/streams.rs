@@ -143,6 +143,15 @@ pub fn default_state_dir(first_data_dir: &Path) -> PathBuf {
         .join(format!("streams-{}", &tag[..12]))
 }
 
+/// `--state-dir` when given, else [`default_state_dir`] of the first data directory.
+pub fn state_dir(given: Option<&Path>, data_dirs: &[PathBuf]) -> anyhow::Result<PathBuf> {
+    match (given, data_dirs.first()) {
+        (Some(dir), _) => Ok(dir.to_path_buf()),
+        (None, Some(first)) => Ok(default_state_dir(first)),
+        (None, None) => anyhow::bail!("no data directory to keep the stream registry beside"),
+    }
+}
+
 /// `node-push stream`: read the request line from `stdin`, find the data dirs and the registry, run it.
 pub fn command(
     args: &crate::cli::StreamArgs,
@@ -159,11 +168,7 @@ pub fn command(
         let located = crate::select::locate_cassandra_yaml(yaml);
         crate::select::cassandra_yaml_settings(&located)?.dirs_to_walk()
     };
-    let state_dir = match (&args.state_dir, data_dirs.first()) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(first)) => default_state_dir(first),
-        (None, None) => anyhow::bail!("no data directory to keep the stream registry beside"),
-    };
+    let state_dir = state_dir(args.state_dir.as_deref(), &data_dirs)?;
     run(&request, &data_dirs, &state_dir)
 }
 

@@ -58,14 +58,10 @@ pub(super) fn lock_destination(
     args: &UploadArgs,
     data_dirs: &[PathBuf],
 ) -> anyhow::Result<Option<fs_err::File>> {
-    let Some(first) = data_dirs.first() else {
+    if data_dirs.is_empty() {
         return Ok(None);
-    };
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| streams::default_state_dir(first));
-    let locks = state_dir.join("locks");
+    }
+    let locks = streams::state_dir(args.state_dir.as_deref(), data_dirs)?.join("locks");
     fs_err::create_dir_all(&locks)?;
     let dest = args.dest.to_string();
     let name = streams::stream_id(&dest, "", "upload");
@@ -112,12 +108,6 @@ pub(super) fn commit_standalone(
         },
         expire_after_days: streams::DEFAULT_EXPIRE_AFTER_DAYS,
     };
-    let first = data_dirs
-        .first()
-        .context("no data directory to keep the stream registry beside")?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| streams::default_state_dir(first));
+    let state_dir = streams::state_dir(args.state_dir.as_deref(), data_dirs)?;
     streams::run(&request, data_dirs, &state_dir)
 }

@@ -35,30 +35,33 @@ impl Committed {
     /// From a manifest's entries of this host (every batch).
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a ObjectEntry>) -> Self {
         let mut committed = Committed::default();
-        let mut groups: BTreeMap<(String, String, u32, bool), Vec<&ObjectEntry>> = BTreeMap::new();
+        // (location, prefix, variant, in a snapshot) -> (component, size, sha256) of each file.
+        type Group = (String, String, u32, bool);
+        let mut groups: BTreeMap<Group, Vec<(String, u64, String)>> = BTreeMap::new();
+        let mut first_key: BTreeMap<Group, String> = BTreeMap::new();
         for entry in entries {
             committed.keys.insert(entry.key.clone());
             let Some((location, file)) = sstable::table_location(&entry.source_path) else {
                 continue;
             };
-            let (prefix, _) = sstable::split_component(&file);
+            let (prefix, component) = sstable::split_component(&file);
             let in_snapshot = entry.source_path.contains("/snapshots/");
-            groups
-                .entry((location, prefix.to_string(), entry.variant, in_snapshot))
-                .or_default()
-                .push(entry);
+            let group = (location, prefix.to_string(), entry.variant, in_snapshot);
+            first_key
+                .entry(group.clone())
+                .or_insert_with(|| entry.key.clone());
+            groups.entry(group).or_default().push((
+                component.to_string(),
+                entry.size,
+                entry.sha256.clone(),
+            ));
         }
-        for ((location, prefix, _, _), entries) in groups {
-            let fingerprint = Fingerprint::new(
-                entries
-                    .iter()
-                    .map(|e| {
-                        let (_, file) = sstable::table_location(&e.source_path).expect("grouped");
-                        let component = file[prefix.len()..].to_string();
-                        (component, e.size, e.sha256.clone())
-                    })
-                    .collect(),
-            );
+        for (group, components) in groups {
+            let key = first_key
+                .remove(&group)
+                .expect("every group has a first key");
+            let location = group.0;
+            let fingerprint = Fingerprint::new(components);
             committed
                 .shapes
                 .entry(location.clone())
@@ -68,7 +71,7 @@ impl Committed {
                 .fingerprints
                 .entry(location)
                 .or_default()
-                .insert(fingerprint, entries[0].key.clone());
+                .insert(fingerprint, key);
         }
         committed
     }
@@ -117,8 +120,8 @@ pub fn plan(items: Vec<UploadItem>, committed: &Committed) -> IncrementalPlan {
         };
         groups.entry(group).or_default().push(item);
     }
-    for ((location, prefix), group) in groups {
-        if let Some(found) = already_in_backup(&location, &prefix, &group, committed) {
+    for ((location, _prefix), group) in groups {
+        if let Some(found) = already_in_backup(&location, &group, committed) {
             result.in_backup.extend(found);
             continue;
         }
@@ -130,7 +133,6 @@ pub fn plan(items: Vec<UploadItem>, committed: &Committed) -> IncrementalPlan {
 /// `Some` with every file of `group` when the backup holds an SSTable with its exact content.
 fn already_in_backup(
     location: &str,
-    prefix: &str,
     group: &[UploadItem],
     committed: &Committed,
 ) -> Option<Vec<InBackup>> {
@@ -140,7 +142,7 @@ fn already_in_backup(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        name.get(prefix.len()..).unwrap_or_default().to_string()
+        sstable::split_component(&name).1.to_string()
     };
     let mut shape: Vec<(String, u64)> = group.iter().map(|i| (component(i), i.size)).collect();
     shape.sort();
