@@ -30,7 +30,7 @@
 //! - Output is sorted by path, so two runs over the same tree agree.
 
 mod error;
-mod filter;
+pub(crate) mod filter;
 mod names;
 mod stat;
 mod walk;

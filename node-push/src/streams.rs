@@ -55,13 +55,11 @@ impl StreamSpec {
         let keyspace_taken =
             self.keyspaces.is_empty() || self.keyspaces.iter().any(|k| k == keyspace);
         let table_taken = self.table.as_deref().is_none_or(|t| t == table);
-        let excluded = self
-            .exclude_tables
-            .iter()
-            .any(|entry| match entry.trim().split_once('.') {
-                Some((ks, t)) => ks == keyspace && t == table,
-                None => entry.trim() == table,
-            });
+        // The walk's own rule; an entry the walk would have refused excludes nothing.
+        let excluded = self.exclude_tables.iter().any(|entry| {
+            crate::select::filter::ExcludeRule::parse(entry)
+                .is_ok_and(|rule| rule.matches(keyspace, table))
+        });
         keyspace_taken && table_taken && !excluded
     }
 }

@@ -6,7 +6,7 @@ use super::SelectError;
 
 /// One `--exclude-tables` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum ExcludeRule {
+pub(crate) enum ExcludeRule {
     /// `table`: that table in every keyspace.
     AnyKeyspace { table: String },
     /// `keyspace.table`: only in that keyspace.
@@ -16,7 +16,7 @@ enum ExcludeRule {
 impl ExcludeRule {
     /// Parses an entry; both parts must be Cassandra names, so there is at most one dot. Surrounding
     /// whitespace, as in `a, b`, is ignored.
-    fn parse(entry: &str) -> Result<Self, SelectError> {
+    pub(crate) fn parse(entry: &str) -> Result<Self, SelectError> {
         let trimmed = entry.trim();
         let rule = match trimmed.split_once('.') {
             None => ExcludeRule::AnyKeyspace {
@@ -43,7 +43,7 @@ impl ExcludeRule {
     }
 
     /// Whether the rule excludes `table` (a table name) of `keyspace`.
-    fn matches(&self, keyspace: &str, table: &str) -> bool {
+    pub(crate) fn matches(&self, keyspace: &str, table: &str) -> bool {
         match self {
             ExcludeRule::AnyKeyspace { table: excluded } => excluded == table,
             ExcludeRule::InKeyspace {
