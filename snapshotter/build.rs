@@ -3,6 +3,9 @@
 //! `src/stages/install/embedded.rs`; without the feature, an empty list, so normal builds never need a
 //! cross-compiled node-push.
 
+// A build script talks to cargo on stdout (`cargo:` lines): printing is its job.
+#![allow(clippy::disallowed_macros)]
+
 use std::path::PathBuf;
 
 /// The architectures a release ships node-push for, in `uname -m` words.

@@ -1,45 +1,25 @@
-//! The node-push agent: turns parsed [`UploadArgs`] into a store, a file list and a pipeline run.
+//! `node-push upload`: turns an [`UploadRequest`] into a store, a file list and a pipeline run.
 //!
 //! This is what `node-push upload` does, as a library function so tests can drive it in-process:
 //! read credentials (stdin line or environment), open the store, select files (Cassandra layout or a plain
 //! directory), watch stdin so that a dropped SSH connection stops the run, upload, and print the summary.
 
-use crate::cli::{ChecksumArg, SseArg, UploadArgs};
-use crate::layout::LZO_SUFFIX;
-use crate::lzop::Checksum;
-use crate::message::{Message, NodeInput, Summary, PROTOCOL_VERSION};
-use crate::ratelimit::RateLimiter;
-use crate::select::{self, Selection, Source};
 use crate::session::{self, StoreAccess};
-use crate::store::{Destination, PutOptions, RetryPolicy, ServerSideEncryption};
-use crate::upload::{log_line, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
 use anyhow::{bail, Context as _};
+use contract::exit::ExitStatus;
+use contract::layout::LZO_SUFFIX;
+use contract::message::{Message, NodeInput, Summary, PROTOCOL_VERSION};
+use contract::request::{LzopChecksum, Session, Sse, UploadRequest};
+use engine::lzop::Checksum;
+use engine::ratelimit::RateLimiter;
+use engine::select::{self, Selection, Source};
+use engine::store::{Destination, PutOptions, RetryPolicy, ServerSideEncryption};
+use engine::upload::{log_line, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
 mod incremental;
-
-/// How a run ended, as a process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every file uploaded (or skipped for a good reason).
-    Complete,
-    /// At least one file failed; the others were uploaded.
-    SomeFailed,
-    /// Stopped because stdin closed (the coordinator went away).
-    Cancelled,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Outcome::Complete => 0,
-            Outcome::SomeFailed => 1,
-            Outcome::Cancelled => 3,
-        }
-    }
-}
 
 /// The hello line: protocol, version, host and architecture.
 pub fn hello() -> Message {
@@ -48,31 +28,33 @@ pub fn hello() -> Message {
         .unwrap_or_else(|_| "unknown".to_string());
     Message::Hello {
         protocol: PROTOCOL_VERSION,
-        tool_version: crate::TOOL_VERSION.to_string(),
+        tool_version: contract::TOOL_VERSION.to_string(),
         hostname,
         arch: std::env::consts::ARCH.to_string(),
     }
 }
 
 /// Run `node-push upload`. Errors are fatal (nothing could be uploaded); per-file failures are in the
-/// summary and the outcome.
+/// summary and the status: `Success`, `Failed` (some files failed) or `Cancelled` (stdin closed).
 pub async fn upload(
-    args: UploadArgs,
+    args: UploadRequest,
+    session: Session,
     reporter: Reporter,
     verbose: bool,
-) -> anyhow::Result<(Outcome, Summary)> {
-    let input = if args.credentials_stdin {
+) -> anyhow::Result<(ExitStatus, Summary)> {
+    let input = if session.credentials_stdin {
         session::read_json_line(&mut std::io::stdin().lock(), "credentials")?
     } else {
         NodeInput::default()
     };
     // Only the coordinator asks: a standalone run's stdin (cron's pipe at end of file) means nothing.
-    let stdin_watch = args.watch_stdin;
+    let stdin_watch = session.watch_stdin;
+    let dest = destination(&args)?;
     let access = StoreAccess {
-        dest: &args.dest,
-        endpoint: args.endpoint.as_deref(),
-        region: &args.region,
-        profile: args.profile.as_deref(),
+        dest: &dest,
+        endpoint: args.store.endpoint.as_deref(),
+        region: &args.store.region,
+        profile: args.store.profile.as_deref(),
     };
     let store = session::open_store(access, &input).await?;
     let host_label = args.host_label.clone().unwrap_or_else(|| match hello() {
@@ -87,9 +69,12 @@ pub async fn upload(
         incremental::against_committed(store.as_ref(), &args, &host_label, plan(&args)?, &reporter)
             .await?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    if stdin_watch {
-        session::watch_stdin(cancel_tx, "upload");
-    }
+    // Without the watch nothing cancels, but the sender must live: a dropped one reads as a cancel.
+    let (run_over, _unwatched) = if stdin_watch {
+        (Some(crate::watch::watch_stdin(cancel_tx, "upload")), None)
+    } else {
+        (None, Some(cancel_tx))
+    };
     let threads = args.threads.unwrap_or_else(default_threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -101,12 +86,12 @@ pub async fn upload(
         concurrency: args.concurrency.max(1),
         put_options: put_options(&args),
         checksum: match args.checksum {
-            ChecksumArg::Adler32 => Checksum::Adler32,
-            ChecksumArg::Crc32 => Checksum::Crc32,
+            LzopChecksum::Adler32 => Checksum::Adler32,
+            LzopChecksum::Crc32 => Checksum::Crc32,
         },
         retry: RetryPolicy::default(),
         host_label,
-        etag_is_md5: args.sse != Some(SseArg::AwsKms),
+        etag_is_md5: args.sse != Some(Sse::AwsKms),
         verbose,
         ..PipelineConfig::default()
     };
@@ -114,21 +99,25 @@ pub async fn upload(
         store,
         config,
         Arc::new(pool),
-        RateLimiter::new(args.rate_limit),
+        RateLimiter::new(args.rate_limit_kib),
         reporter,
         cancel_rx.clone(),
     );
     let (mut summary, mut source_ids) = Pipeline::new(ctx).run_collecting(items).await;
+    // From here on the coordinator may hang up (it has what it needs once the summary is out).
+    if let Some(over) = &run_over {
+        over.set();
+    }
     summary.files_in_backup = in_backup.len() as u64;
     source_ids.extend(in_backup);
     let outcome = if *cancel_rx.borrow() {
-        Outcome::Cancelled
+        ExitStatus::Cancelled
     } else if summary.files_failed > 0 {
-        Outcome::SomeFailed
+        ExitStatus::Failed
     } else {
-        Outcome::Complete
+        ExitStatus::Success
     };
-    if args.delete_after_upload && outcome != Outcome::Cancelled {
+    if args.delete_after_upload && outcome != ExitStatus::Cancelled {
         let answer = incremental::commit_standalone(&args, &data_dirs(&args)?, source_ids)?;
         log_line(format_args!(
             "{} backups/ link(s) deleted, {} kept for other streams (registry {})",
@@ -143,11 +132,19 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
-fn put_options(args: &UploadArgs) -> PutOptions {
+/// The store URL of the request, parsed.
+fn destination(args: &UploadRequest) -> anyhow::Result<Destination> {
+    args.store
+        .url
+        .parse()
+        .with_context(|| format!("the store URL {}", args.store.url))
+}
+
+fn put_options(args: &UploadRequest) -> PutOptions {
     let sse = match args.sse {
         None => ServerSideEncryption::None,
-        Some(SseArg::Aes256) => ServerSideEncryption::Aes256,
-        Some(SseArg::AwsKms) => ServerSideEncryption::Kms {
+        Some(Sse::Aes256) => ServerSideEncryption::Aes256,
+        Some(Sse::AwsKms) => ServerSideEncryption::Kms {
             key_id: args.sse_kms_key_id.clone(),
         },
     };
@@ -159,9 +156,10 @@ fn put_options(args: &UploadArgs) -> PutOptions {
 }
 
 /// The files to upload and their keys.
-pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
+pub fn plan(args: &UploadRequest) -> anyhow::Result<Vec<UploadItem>> {
+    let dest = destination(args)?;
     if let Some(dir) = &args.dir {
-        return plan_directory(dir, &args.dest);
+        return plan_directory(dir, &dest);
     }
     let (data_dirs, warning) = data_dirs_and_warning(args)?;
     if let Some(warning) = warning {
@@ -191,7 +189,7 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
             path.display()
         ));
     }
-    let prefix = args.dest.prefix();
+    let prefix = dest.prefix();
     Ok(selected
         .files
         .into_iter()
@@ -207,11 +205,11 @@ pub fn plan(args: &UploadArgs) -> anyhow::Result<Vec<UploadItem>> {
 }
 
 /// The data directories to walk: `--data-dir`, or those of `--cassandra-yaml`.
-pub fn data_dirs(args: &UploadArgs) -> anyhow::Result<Vec<PathBuf>> {
+pub fn data_dirs(args: &UploadRequest) -> anyhow::Result<Vec<PathBuf>> {
     data_dirs_and_warning(args).map(|(dirs, _)| dirs)
 }
 
-fn data_dirs_and_warning(args: &UploadArgs) -> anyhow::Result<(Vec<PathBuf>, Option<String>)> {
+fn data_dirs_and_warning(args: &UploadRequest) -> anyhow::Result<(Vec<PathBuf>, Option<String>)> {
     if !args.data_dirs.is_empty() {
         return Ok((args.data_dirs.clone(), None));
     }

@@ -1,14 +1,21 @@
-//! node-push's command line, as a library type so that the coordinator builds the exact argv that
-//! node-push parses ([`UploadArgs::to_argv`], [`RestoreArgs::to_argv`] and clap's parser are tested by
-//! round trip).
+//! node-push's command line. Each command takes its settings either from flags (standalone runs: cron,
+//! systemd, by hand) or, with `--request-stdin` (the coordinator), from one versioned
+//! [`contract::request::RequestLine`] on stdin; the flags convert into the same request types
+//! ([`UploadArgs::to_request`], [`RestoreArgs::to_input`], [`StreamArgs::to_request`]), so the commands
+//! take only requests.
 //!
 //! Secrets never go here: credentials come from the standard AWS environment variables, the AWS profile
-//! files or the instance role, or as a [`crate::message::NodeInput`] line on stdin with `--credentials-stdin`.
+//! files or the instance role, or as a [`contract::message::NodeInput`] line on stdin with `--credentials-stdin`.
 
-use crate::restore::{BackupSelector, HostMap};
-use crate::store::Destination;
+use crate::restore_command::{BackupQuery, FilesFrom, RestoreInput};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use contract::request::{
+    LzopChecksum, NodeStreamRequest, RestoreFilesRequest, Session, Sse, StoreRequest, UploadRequest,
+};
+use contract::stream::StreamRequest;
+use engine::restore::{BackupSelector, HostMap};
+use engine::store::Destination;
 use std::path::PathBuf;
 
 /// node-push: compress files to lzop and upload them to S3 or a directory, the Cassandra way or plainly.
@@ -37,11 +44,15 @@ pub enum Command {
     Hello,
 }
 
-/// `node-push stream`: the request comes as one JSON line on stdin (`node_push::streams::StreamRequest`).
+/// `node-push stream`: the request comes as one JSON line on stdin (`contract::stream::StreamRequest`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct StreamArgs {
+    /// Read the request (a `contract::request::RequestLine`) from stdin instead of these flags: what the
+    /// coordinator does.
+    #[arg(long, conflicts_with_all = ["cassandra_yaml", "data_dirs", "state_dir"])]
+    pub request_stdin: bool,
     /// Read `data_file_directories` from this cassandra.yaml.
-    #[arg(long, value_name = "FILE", required_unless_present = "data_dirs")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["data_dirs", "request_stdin"])]
     pub cassandra_yaml: Option<PathBuf>,
     /// A Cassandra data directory (repeat for several); instead of --cassandra-yaml.
     #[arg(long = "data-dir", value_name = "DIR")]
@@ -52,19 +63,14 @@ pub struct StreamArgs {
 }
 
 impl StreamArgs {
-    /// The argv (after `node-push`) that parses back into `self`.
-    pub fn to_argv(&self) -> Vec<String> {
-        let mut argv = vec!["stream".to_string()];
-        if let Some(yaml) = &self.cassandra_yaml {
-            argv.extend(["--cassandra-yaml".into(), yaml.display().to_string()]);
+    /// The request these flags and the stream request line `request` make.
+    pub fn to_request(&self, request: StreamRequest) -> NodeStreamRequest {
+        NodeStreamRequest {
+            cassandra_yaml: self.cassandra_yaml.clone(),
+            data_dirs: self.data_dirs.clone(),
+            state_dir: self.state_dir.clone(),
+            stream: request,
         }
-        for dir in &self.data_dirs {
-            argv.extend(["--data-dir".into(), dir.display().to_string()]);
-        }
-        if let Some(dir) = &self.state_dir {
-            argv.extend(["--state-dir".into(), dir.display().to_string()]);
-        }
-        argv
     }
 }
 
@@ -80,7 +86,7 @@ const RESTORE_EXAMPLES: &str = "Examples:
       --host-label node1 --staging-dir /var/lib/cassandra/staging --owner-of /var/lib/cassandra/data
   node-push restore --from s3://bucket/cluster --backup 20240101000000 --keyspace ks \\
       --restore-dir /tmp/restore_cassandra
-  node-push restore --from s3://bucket --plan-stdin --credentials-stdin   (as the coordinator runs it)";
+  node-push restore --request-stdin   (as the coordinator runs it: one request line on stdin)";
 
 /// Server-side encryption choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,9 +105,54 @@ pub enum ChecksumArg {
     Crc32,
 }
 
+/// The store and stdin flags `upload` and `restore` share (the store's URL is `--dest` or `--from`).
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct StoreFlags {
+    /// S3-compatible endpoint (path-style requests), e.g. `http://127.0.0.1:8333`.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// AWS profile from ~/.aws/credentials.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Read one JSON line with credentials from stdin before starting.
+    #[arg(long)]
+    pub credentials_stdin: bool,
+    /// Stop (exit 3) when stdin ends, and take each further stdin line as fresh credentials: for the
+    /// coordinator, whose SSH connection is the stdin. Standalone runs (cron, systemd) leave it off.
+    #[arg(long)]
+    pub watch_stdin: bool,
+}
+
+impl StoreFlags {
+    /// The store of `url` with these flags.
+    pub fn request(&self, url: &Destination) -> StoreRequest {
+        StoreRequest {
+            url: url.to_string(),
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+
+    /// What the run takes from its stdin.
+    pub fn session(&self) -> Session {
+        Session {
+            credentials_stdin: self.credentials_stdin,
+            watch_stdin: self.watch_stdin,
+        }
+    }
+}
+
 /// `node-push upload`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct UploadArgs {
+    /// Read the request (a `contract::request::RequestLine`) from stdin instead of these flags: what the
+    /// coordinator does.
+    #[arg(long, exclusive = true)]
+    pub request_stdin: bool,
     /// Upload every file under this directory to `<dest>/<path relative to DIR>.lzo` (plain mode).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["cassandra_yaml", "data_dirs", "snapshot_tag", "incremental"])]
     pub dir: Option<PathBuf>,
@@ -146,20 +197,10 @@ pub struct UploadArgs {
 
     /// Where objects go: `s3://bucket/prefix` or `file:///absolute/path`. In Cassandra mode each key is
     /// `<prefix><absolute file path>.lzo`.
-    #[arg(long, value_name = "URL")]
-    pub dest: Destination,
-    /// S3-compatible endpoint (path-style requests), e.g. `http://127.0.0.1:8333`.
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// The bucket's region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// AWS profile from ~/.aws/credentials.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// Read one JSON line with credentials from stdin before starting.
-    #[arg(long)]
-    pub credentials_stdin: bool,
+    #[arg(long, value_name = "URL", required_unless_present = "request_stdin")]
+    pub dest: Option<Destination>,
+    #[command(flatten)]
+    pub store: StoreFlags,
     /// Server-side encryption.
     #[arg(long, value_enum)]
     pub sse: Option<SseArg>,
@@ -185,140 +226,49 @@ pub struct UploadArgs {
     /// lzop checksum written for every block.
     #[arg(long, value_enum, default_value_t = ChecksumArg::Adler32)]
     pub checksum: ChecksumArg,
-    /// Stop (exit 3) when stdin ends, and take each further stdin line as fresh credentials: for the
-    /// coordinator, whose SSH connection is the stdin. Standalone runs (cron, systemd) leave it off.
-    #[arg(long)]
-    pub watch_stdin: bool,
     /// Write Prometheus metrics (node_exporter textfile format) to this file after the run.
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 }
 
 impl UploadArgs {
-    /// Minimal arguments for `dest`; everything else at its default.
-    pub fn new(dest: Destination) -> Self {
-        UploadArgs {
-            dir: None,
-            cassandra_yaml: None,
-            data_dirs: Vec::new(),
-            keyspaces: Vec::new(),
-            table: None,
-            exclude_tables: Vec::new(),
-            snapshot_tag: None,
-            incremental: false,
-            delete_after_upload: false,
-            host_label: None,
-            committed_manifest: None,
-            state_dir: None,
-            dest,
-            endpoint: None,
-            region: "us-east-1".to_string(),
-            profile: None,
-            credentials_stdin: false,
-            sse: None,
-            sse_kms_key_id: None,
-            storage_class: None,
-            part_size_mib: 8,
-            concurrency: 4,
-            threads: None,
-            rate_limit: 0,
-            checksum: ChecksumArg::Adler32,
-            watch_stdin: false,
-            metrics_file: None,
-        }
-    }
-
-    /// The argv (after `node-push`) that parses back into `self`.
-    pub fn to_argv(&self) -> Vec<String> {
-        let mut argv = vec!["upload".to_string()];
-        let mut push = |flag: &str, value: String| {
-            argv.push(format!("--{flag}"));
-            argv.push(value);
+    /// The session and request these flags stand for (not for `--request-stdin`, which has no flags).
+    pub fn to_request(&self) -> anyhow::Result<(Session, UploadRequest)> {
+        let Some(dest) = &self.dest else {
+            anyhow::bail!("give --dest URL (or --request-stdin)");
         };
-        let path = |p: &PathBuf| p.display().to_string();
-        if let Some(dir) = &self.dir {
-            push("dir", path(dir));
-        }
-        if let Some(yaml) = &self.cassandra_yaml {
-            push("cassandra-yaml", path(yaml));
-        }
-        for dir in &self.data_dirs {
-            push("data-dir", path(dir));
-        }
-        if !self.keyspaces.is_empty() {
-            push("keyspaces", self.keyspaces.join(","));
-        }
-        if let Some(table) = &self.table {
-            push("table", table.clone());
-        }
-        if !self.exclude_tables.is_empty() {
-            push("exclude-tables", self.exclude_tables.join(","));
-        }
-        if let Some(tag) = &self.snapshot_tag {
-            push("snapshot-tag", tag.clone());
-        }
-        if let Some(label) = &self.host_label {
-            push("host-label", label.clone());
-        }
-        if let Some(key) = &self.committed_manifest {
-            push("committed-manifest", key.clone());
-        }
-        if let Some(dir) = &self.state_dir {
-            push("state-dir", path(dir));
-        }
-        push("dest", self.dest.to_string());
-        if let Some(endpoint) = &self.endpoint {
-            push("endpoint", endpoint.clone());
-        }
-        push("region", self.region.clone());
-        if let Some(profile) = &self.profile {
-            push("profile", profile.clone());
-        }
-        if let Some(sse) = self.sse {
-            push(
-                "sse",
-                sse.to_possible_value()
-                    .expect("no skipped values")
-                    .get_name()
-                    .to_string(),
-            );
-        }
-        if let Some(key) = &self.sse_kms_key_id {
-            push("sse-kms-key-id", key.clone());
-        }
-        if let Some(class) = &self.storage_class {
-            push("storage-class", class.clone());
-        }
-        push("part-size-mib", self.part_size_mib.to_string());
-        push("concurrency", self.concurrency.to_string());
-        if let Some(threads) = self.threads {
-            push("threads", threads.to_string());
-        }
-        push("rate-limit", self.rate_limit.to_string());
-        push(
-            "checksum",
-            self.checksum
-                .to_possible_value()
-                .expect("no skipped values")
-                .get_name()
-                .to_string(),
-        );
-        for (flag, set) in [
-            ("incremental", self.incremental),
-            ("delete-after-upload", self.delete_after_upload),
-            ("credentials-stdin", self.credentials_stdin),
-        ] {
-            if set {
-                argv.push(format!("--{flag}"));
-            }
-        }
-        if self.watch_stdin {
-            argv.push("--watch-stdin".into());
-        }
-        if let Some(file) = &self.metrics_file {
-            argv.extend(["--metrics-file".into(), file.display().to_string()]);
-        }
-        argv
+        let session = self.store.session();
+        let request = UploadRequest {
+            store: self.store.request(dest),
+            dir: self.dir.clone(),
+            cassandra_yaml: self.cassandra_yaml.clone(),
+            data_dirs: self.data_dirs.clone(),
+            keyspaces: self.keyspaces.clone(),
+            table: self.table.clone(),
+            exclude_tables: self.exclude_tables.clone(),
+            snapshot_tag: self.snapshot_tag.clone(),
+            incremental: self.incremental,
+            delete_after_upload: self.delete_after_upload,
+            host_label: self.host_label.clone(),
+            committed_manifest: self.committed_manifest.clone(),
+            state_dir: self.state_dir.clone(),
+            sse: self.sse.map(|sse| match sse {
+                SseArg::Aes256 => Sse::Aes256,
+                SseArg::AwsKms => Sse::AwsKms,
+            }),
+            sse_kms_key_id: self.sse_kms_key_id.clone(),
+            storage_class: self.storage_class.clone(),
+            part_size_mib: self.part_size_mib,
+            concurrency: self.concurrency,
+            threads: self.threads,
+            rate_limit_kib: self.rate_limit,
+            checksum: match self.checksum {
+                ChecksumArg::Adler32 => LzopChecksum::Adler32,
+                ChecksumArg::Crc32 => LzopChecksum::Crc32,
+            },
+            metrics_file: self.metrics_file.clone(),
+        };
+        Ok((session, request))
     }
 }
 
@@ -326,6 +276,10 @@ impl UploadArgs {
 /// hand from a backup name with `--backup`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct RestoreArgs {
+    /// Read the request (a `contract::request::RequestLine`) from stdin instead of these flags: what the
+    /// coordinator does.
+    #[arg(long, exclusive = true)]
+    pub request_stdin: bool,
     /// Read the plan, one JSON line (a restore request), from stdin; after the credentials line with
     /// --credentials-stdin.
     #[arg(long, conflicts_with = "plan")]
@@ -337,7 +291,7 @@ pub struct RestoreArgs {
     #[arg(
         long,
         value_name = "NAME|LATEST",
-        required_unless_present_any = ["plan_stdin", "plan"],
+        required_unless_present_any = ["plan_stdin", "plan", "request_stdin"],
         conflicts_with_all = ["plan_stdin", "plan"]
     )]
     pub backup: Option<BackupSelector>,
@@ -372,7 +326,7 @@ pub struct RestoreArgs {
         long,
         value_name = "DIR",
         conflicts_with_all = ["restore_dir", "plan_stdin", "plan"],
-        required_unless_present_any = ["restore_dir", "plan_stdin", "plan"]
+        required_unless_present_any = ["restore_dir", "plan_stdin", "plan", "request_stdin"]
     )]
     pub staging_dir: Option<PathBuf>,
     /// With --backup: write the old tool's layout `<DIR>/<ks>/<table dir>/<host>_<file>`.
@@ -381,24 +335,14 @@ pub struct RestoreArgs {
 
     /// Where the backups are: `s3://bucket/base-path` or `file:///directory`. With a plan, whose keys are
     /// complete, only the bucket or directory matters.
-    #[arg(long, value_name = "URL")]
-    pub from: Destination,
+    #[arg(long, value_name = "URL", required_unless_present = "request_stdin")]
+    pub from: Option<Destination>,
     /// The base path backups are under, instead of the URL's path (for file:// stores, whose URL names the
     /// directory).
     #[arg(long, value_name = "PATH")]
     pub base_path: Option<String>,
-    /// S3-compatible endpoint (path-style requests), e.g. `http://127.0.0.1:8333`.
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// The bucket's region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// AWS profile from ~/.aws/credentials.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// Read one JSON line with credentials from stdin before starting.
-    #[arg(long)]
-    pub credentials_stdin: bool,
+    #[command(flatten)]
+    pub store: StoreFlags,
 
     /// Give restored files and the directories created for them the owner of this path (e.g. the data
     /// directory), so that Cassandra can read and move them.
@@ -416,106 +360,53 @@ pub struct RestoreArgs {
     /// Keep restoring the other files of a table after one of its files failed.
     #[arg(long)]
     pub keep_going: bool,
-    /// Stop (exit 3) when stdin ends, and take each further stdin line as fresh credentials: for the
-    /// coordinator, whose SSH connection is the stdin.
-    #[arg(long)]
-    pub watch_stdin: bool,
 }
 
 impl RestoreArgs {
-    /// Arguments for restoring a plan read from stdin, from the store at `from`.
-    pub fn plan_stdin(from: Destination) -> Self {
-        RestoreArgs {
-            plan_stdin: true,
-            plan: None,
-            backup: None,
-            keyspace: None,
-            tables: Vec::new(),
-            hosts: Vec::new(),
-            host_map: None,
-            until: None,
-            staging_dir: None,
-            restore_dir: None,
-            from,
-            base_path: None,
-            endpoint: None,
-            region: "us-east-1".into(),
-            profile: None,
-            credentials_stdin: false,
-            owner_of: None,
-            concurrency: 4,
-            chunk_size_mib: 8,
-            rate_limit: 0,
-            keep_going: false,
-            watch_stdin: false,
-        }
-    }
-
-    /// The argv (after `node-push`) that parses back into `self`.
-    pub fn to_argv(&self) -> Vec<String> {
-        let mut argv = vec!["restore".to_string()];
-        let mut push = |flag: &str, value: String| {
-            argv.push(format!("--{flag}"));
-            argv.push(value);
+    /// The session and restore these flags stand for (not for `--request-stdin`, which has no flags).
+    pub fn to_input(&self) -> anyhow::Result<(Session, RestoreInput)> {
+        let Some(from) = &self.from else {
+            anyhow::bail!("give --from URL (or --request-stdin)");
         };
-        let path = |p: &PathBuf| p.display().to_string();
-        if let Some(plan) = &self.plan {
-            push("plan", path(plan));
-        }
-        if let Some(backup) = &self.backup {
-            push("backup", backup.to_string());
-        }
-        if let Some(keyspace) = &self.keyspace {
-            push("keyspace", keyspace.clone());
-        }
-        if !self.tables.is_empty() {
-            push("table", self.tables.join(","));
-        }
-        if !self.hosts.is_empty() {
-            push("host-label", self.hosts.join(","));
-        }
-        if let Some(map) = &self.host_map {
-            push("host-map", map.to_string());
-        }
-        if let Some(until) = &self.until {
-            push("until", until.to_rfc3339());
-        }
-        if let Some(dir) = &self.staging_dir {
-            push("staging-dir", path(dir));
-        }
-        if let Some(dir) = &self.restore_dir {
-            push("restore-dir", path(dir));
-        }
-        push("from", self.from.to_string());
-        if let Some(base) = &self.base_path {
-            push("base-path", base.clone());
-        }
-        if let Some(endpoint) = &self.endpoint {
-            push("endpoint", endpoint.clone());
-        }
-        push("region", self.region.clone());
-        if let Some(profile) = &self.profile {
-            push("profile", profile.clone());
-        }
-        if let Some(owner) = &self.owner_of {
-            push("owner-of", path(owner));
-        }
-        push("concurrency", self.concurrency.to_string());
-        push("chunk-size-mib", self.chunk_size_mib.to_string());
-        push("rate-limit", self.rate_limit.to_string());
-        for (flag, set) in [
-            ("plan-stdin", self.plan_stdin),
-            ("credentials-stdin", self.credentials_stdin),
-            ("keep-going", self.keep_going),
-        ] {
-            if set {
-                argv.push(format!("--{flag}"));
-            }
-        }
-        if self.watch_stdin {
-            argv.push("--watch-stdin".into());
-        }
-        argv
+        let session = self.store.session();
+        let request = RestoreFilesRequest {
+            store: self.store.request(from),
+            files: Vec::new(),
+            owner_of: self.owner_of.clone(),
+            concurrency: self.concurrency,
+            chunk_size_mib: self.chunk_size_mib,
+            rate_limit_kib: self.rate_limit,
+            keep_going: self.keep_going,
+        };
+        let files_from = if self.plan_stdin {
+            FilesFrom::PlanStdin
+        } else if let Some(path) = &self.plan {
+            FilesFrom::PlanFile(path.clone())
+        } else {
+            FilesFrom::Backup(BackupQuery {
+                backup: self.backup.clone().unwrap_or(BackupSelector::Latest),
+                base_path: self
+                    .base_path
+                    .clone()
+                    .unwrap_or_else(|| from.prefix().to_string())
+                    .trim_matches('/')
+                    .to_string(),
+                keyspace: self.keyspace.clone(),
+                tables: self.tables.clone(),
+                hosts: self.hosts.clone(),
+                host_map: self.host_map.clone().unwrap_or_default(),
+                until: self.until,
+                staging_dir: self.staging_dir.clone(),
+                restore_dir: self.restore_dir.clone(),
+            })
+        };
+        Ok((
+            session,
+            RestoreInput {
+                request,
+                files_from,
+            },
+        ))
     }
 }
 
@@ -523,119 +414,110 @@ impl RestoreArgs {
 mod tests {
     use super::*;
 
-    fn parse(argv: &[String]) -> UploadArgs {
-        let cli = Cli::try_parse_from(
-            std::iter::once("node-push".to_string()).chain(argv.iter().cloned()),
-        )
-        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        match cli.command {
-            Command::Upload(args) => *args,
-            other => panic!("parsed as {other:?}"),
-        }
+    fn parse(argv: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("node-push").chain(argv.iter().copied()))
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+            .command
     }
 
     #[test]
-    fn argv_round_trips_for_a_snapshot_upload() {
-        let mut args = UploadArgs::new(
-            "s3://bucket.with.dots/base/20240101000000/node1"
-                .parse()
-                .unwrap(),
-        );
-        args.cassandra_yaml = Some("/etc/cassandra/cassandra.yaml".into());
-        args.keyspaces = vec!["ks1".into(), "ks2".into()];
-        args.table = Some("users".into());
-        args.exclude_tables = vec!["ks1.audit".into()];
-        args.snapshot_tag = Some("20240101000000".into());
-        args.host_label = Some("node1".into());
-        args.endpoint = Some("http://127.0.0.1:8333".into());
-        args.region = "eu-west-1".into();
-        args.sse = Some(SseArg::AwsKms);
-        args.sse_kms_key_id = Some("key-1".into());
-        args.storage_class = Some("STANDARD_IA".into());
-        args.threads = Some(1);
-        args.rate_limit = 1024;
-        args.checksum = ChecksumArg::Crc32;
-        args.credentials_stdin = true;
-        args.watch_stdin = true;
-        args.metrics_file = Some("/var/lib/node_exporter/node-push.prom".into());
-        assert_eq!(parse(&args.to_argv()), args);
-    }
-
-    #[test]
-    fn argv_round_trips_for_incremental_and_plain_uploads() {
-        let mut args = UploadArgs::new("file:///mnt/backups".parse().unwrap());
-        args.data_dirs = vec!["/d1".into(), "/d2".into()];
-        args.incremental = true;
-        args.delete_after_upload = true;
-        args.committed_manifest = Some("b/20240101000000/manifest.json".into());
-        args.state_dir = Some("/var/lib/cassandra/.state".into());
-        args.sse = Some(SseArg::Aes256);
-        assert_eq!(parse(&args.to_argv()), args);
-
-        let mut plain = UploadArgs::new("s3://bkt/p".parse().unwrap());
-        plain.dir = Some("/tmp/x".into());
-        assert_eq!(parse(&plain.to_argv()), plain);
-    }
-
-    #[test]
-    fn stream_argv_round_trips() {
-        let args = StreamArgs {
-            cassandra_yaml: Some("/etc/cassandra/cassandra.yaml".into()),
-            data_dirs: Vec::new(),
-            state_dir: Some("/var/lib/cassandra/.cassandra-snapshotter".into()),
+    fn upload_flags_become_the_request_the_coordinator_would_send() {
+        let Command::Upload(args) = parse(&[
+            "upload",
+            "--cassandra-yaml",
+            "/etc/cassandra/cassandra.yaml",
+            "--keyspaces",
+            "ks1,ks2",
+            "--snapshot-tag",
+            "20240101000000",
+            "--dest",
+            "s3://bucket.with.dots/base/20240101000000/node1",
+            "--endpoint",
+            "http://127.0.0.1:8333",
+            "--sse",
+            "aws:kms",
+            "--sse-kms-key-id",
+            "key-1",
+            "--checksum",
+            "crc32",
+            "--rate-limit",
+            "1024",
+            "--credentials-stdin",
+        ]) else {
+            panic!("not an upload")
         };
-        let argv = args.to_argv();
-        let cli =
-            Cli::try_parse_from(std::iter::once("node-push".to_string()).chain(argv)).unwrap();
-        assert!(matches!(cli.command, Command::Stream(parsed) if parsed == args));
+        let (session, request) = args.to_request().unwrap();
+        assert!(session.credentials_stdin && !session.watch_stdin);
+        let mut expected = UploadRequest::new(StoreRequest {
+            url: "s3://bucket.with.dots/base/20240101000000/node1".into(),
+            endpoint: Some("http://127.0.0.1:8333".into()),
+            region: "us-east-1".into(),
+            profile: None,
+        });
+        expected.cassandra_yaml = Some("/etc/cassandra/cassandra.yaml".into());
+        expected.keyspaces = vec!["ks1".into(), "ks2".into()];
+        expected.snapshot_tag = Some("20240101000000".into());
+        expected.sse = Some(Sse::AwsKms);
+        expected.sse_kms_key_id = Some("key-1".into());
+        expected.checksum = LzopChecksum::Crc32;
+        expected.rate_limit_kib = 1024;
+        assert_eq!(request, expected);
     }
 
-    fn parse_restore(argv: &[String]) -> RestoreArgs {
-        let cli = Cli::try_parse_from(
-            std::iter::once("node-push".to_string()).chain(argv.iter().cloned()),
-        )
-        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        match cli.command {
-            Command::Restore(args) => *args,
-            other => panic!("parsed as {other:?}"),
+    #[test]
+    fn request_stdin_stands_alone() {
+        for command in ["upload", "restore", "stream"] {
+            assert!(matches!(
+                parse(&[command, "--request-stdin"]),
+                Command::Upload(_) | Command::Restore(_) | Command::Stream(_)
+            ));
+        }
+        for argv in [
+            ["upload", "--request-stdin", "--dest", "s3://bucket/p"],
+            ["restore", "--request-stdin", "--from", "s3://bucket/p"],
+            ["stream", "--request-stdin", "--data-dir", "/d"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("node-push").chain(argv)).is_err(),
+                "{argv:?}"
+            );
         }
     }
 
     #[test]
-    fn restore_argv_round_trips_for_a_plan_and_by_hand() {
-        let mut args = RestoreArgs::plan_stdin("s3://bucket.with.dots".parse().unwrap());
-        args.credentials_stdin = true;
-        args.endpoint = Some("http://127.0.0.1:8333".into());
-        args.owner_of = Some("/var/lib/cassandra/data".into());
-        args.concurrency = 2;
-        args.chunk_size_mib = 16;
-        args.rate_limit = 512;
-        args.keep_going = true;
-        args.watch_stdin = true;
-        assert_eq!(parse_restore(&args.to_argv()), args);
-
-        let mut by_hand = RestoreArgs::plan_stdin("file:///mnt/store".parse().unwrap());
-        by_hand.plan_stdin = false;
-        by_hand.backup = Some("LATEST".parse().unwrap());
-        by_hand.keyspace = Some("ks".into());
-        by_hand.tables = vec!["users".into(), "events".into()];
-        by_hand.hosts = vec!["node1".into()];
-        by_hand.host_map = Some("node1=node9".parse().unwrap());
-        by_hand.until = Some("2024-01-02T03:04:05Z".parse().unwrap());
-        by_hand.restore_dir = Some("/tmp/restore".into());
-        by_hand.base_path = Some("cluster/prod".into());
-        by_hand.profile = Some("backup".into());
-        assert_eq!(parse_restore(&by_hand.to_argv()), by_hand);
-
-        by_hand.restore_dir = None;
-        by_hand.staging_dir = Some("/var/lib/cassandra/staging".into());
-        by_hand.backup = Some("20240101000000".parse().unwrap());
-        assert_eq!(parse_restore(&by_hand.to_argv()), by_hand);
-
-        let mut from_file = RestoreArgs::plan_stdin("s3://bkt".parse().unwrap());
-        from_file.plan_stdin = false;
-        from_file.plan = Some("/tmp/plan.json".into());
-        assert_eq!(parse_restore(&from_file.to_argv()), from_file);
+    fn restore_flags_say_where_the_files_come_from() {
+        let Command::Restore(args) = parse(&[
+            "restore",
+            "--from",
+            "s3://bucket/cluster/prod",
+            "--backup",
+            "LATEST",
+            "--keyspace",
+            "ks",
+            "--table",
+            "users,events",
+            "--staging-dir",
+            "/var/lib/cassandra/staging",
+            "--keep-going",
+        ]) else {
+            panic!("not a restore")
+        };
+        let (session, input) = args.to_input().unwrap();
+        assert_eq!(session, Session::default());
+        assert!(input.request.keep_going && input.request.files.is_empty());
+        let FilesFrom::Backup(query) = input.files_from else {
+            panic!("not by hand")
+        };
+        assert_eq!(query.base_path, "cluster/prod");
+        assert_eq!(query.tables, ["users", "events"]);
+        let Command::Restore(args) = parse(&["restore", "--from", "s3://bucket", "--plan-stdin"])
+        else {
+            panic!("not a restore")
+        };
+        assert!(matches!(
+            args.to_input().unwrap().1.files_from,
+            FilesFrom::PlanStdin
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What every node-push command does around its real work: read the coordinator's JSON lines from stdin
-//! (credentials first), watch stdin so that a dropped SSH connection stops the run, and open the store.
+//! (the request line, then credentials) and open the store. The stdin watch, which stops the run when a
+//! dropped SSH connection ends stdin, is [`crate::watch`].
 //!
-//! Stdin is watched only when the coordinator asks for it (`--watch-stdin`): a standalone run (cron hands
+//! Stdin is watched only when the session asks for it (`watch_stdin`): a standalone run (cron hands
 //! its jobs a pipe already at end of file; systemd, `nohup` and CI runners give `/dev/null` or nothing)
 //! must never take the end of its stdin for a dropped coordinator. While watched, every further line is a
 //! [`NodeInput`] with fresh credentials (temporary ones expire during long runs); the store swaps them in
@@ -10,15 +11,15 @@
 //! Credentials only ever arrive here, on stdin or from the standard AWS sources; errors never echo a line
 //! read from stdin, since it may hold the secret key.
 
-use crate::message::NodeInput;
-use crate::store::local::LocalStore;
-use crate::store::s3::{publish_keys, CredentialSource, Keys, S3Config, S3Store};
-use crate::store::{Destination, ObjectStore};
 use anyhow::{bail, Context as _};
-use std::io::{BufRead, Write};
+use contract::message::NodeInput;
+use contract::request::{Request, RequestError, RequestLine, Session};
+use engine::store::local::LocalStore;
+use engine::store::s3::{CredentialSource, S3Config, S3Store};
+use engine::store::{Destination, ObjectStore};
+use std::io::BufRead;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Where a command's store is and how to reach it.
 #[derive(Debug, Clone, Copy)]
@@ -61,56 +62,26 @@ pub async fn open_store(
     }
 }
 
-/// Sets `cancel` when stdin reaches end of file: the coordinator is gone and nobody would see the result.
-/// Lines before that are fresh credentials from the coordinator, handed to the store.
-/// `what` names the run in the log line ("upload", "restore").
-pub fn watch_stdin(cancel: watch::Sender<bool>, what: &'static str) {
-    std::thread::Builder::new()
-        .name("stdin-watch".into())
-        .spawn(move || {
-            let mut line = String::new();
-            let mut stdin = std::io::stdin().lock();
-            while matches!(stdin.read_line(&mut line), Ok(n) if n > 0) {
-                take_credentials_line(&line);
-                line.clear();
-            }
-            let _ = cancel.send(true);
-            // stderr usually went with the connection: eprintln! would panic here, before the run stops.
-            let _ = writeln!(
-                std::io::stderr(),
-                "node-push: stdin closed, stopping the {what}"
-            );
-        })
-        .expect("can start a thread");
-}
-
-/// A credentials line sent during the run: its keys replace the current ones for the next requests.
-/// Blank lines are ignored; a bad line is named by its position only (it may hold a secret).
-pub fn take_credentials_line(line: &str) {
-    if line.trim().is_empty() {
-        return;
+/// `--request-stdin`: reads the [`RequestLine`] from stdin, strictly, and checks that it asks for
+/// `command`. The error never echoes the line.
+pub fn read_request(command: &'static str) -> anyhow::Result<(Session, Request)> {
+    let mut line = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the request line from stdin")?;
+    if read == 0 {
+        bail!("stdin ended before the request line");
     }
-    match serde_json::from_str::<NodeInput>(line.trim()) {
-        Ok(NodeInput {
-            aws_access_key_id: Some(access_key),
-            aws_secret_access_key: Some(secret_key),
-            aws_session_token,
-            ..
-        }) if !access_key.is_empty() && !secret_key.is_empty() => publish_keys(Keys {
-            access_key,
-            secret_key,
-            session_token: aws_session_token,
-            expires: None,
-        }),
-        Ok(_) => {}
-        Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "node-push: ignored a credentials line on stdin ({})",
-                category(&e)
-            );
+    let parsed = RequestLine::parse(line.trim())?;
+    if parsed.request.command() != command {
+        return Err(RequestError::WrongCommand {
+            command,
+            got: parsed.request.command(),
         }
+        .into());
     }
+    Ok((parsed.session, parsed.request))
 }
 
 /// Reads one line of JSON; the error never echoes the line (it may hold the secret key).

@@ -233,7 +233,7 @@ fn web_identity_keys_that_expire_during_the_upload_are_renewed() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(objects(&weed, "irsa-profile/").len(), 40);
     let issued = issued_to_node_push(&moto);
-    eprintln!(
+    testkit::log!(
         "upload of 40 files took {took:?} with 15 s keys; STS issued {} key sets to node-push",
         issued.len()
     );

@@ -93,7 +93,7 @@ fn keys_sent_on_stdin_during_the_run_replace_the_current_ones() {
         "bad",
         &line("second-key", "rejected-secret-for-the-test"),
     );
-    eprintln!("after the bad keys: exit {code:?}, {stored} of {FILES} stored");
+    testkit::log!("after the bad keys: exit {code:?}, {stored} of {FILES} stored");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stored > 0 && stored < FILES, "{stored}");
     assert!(

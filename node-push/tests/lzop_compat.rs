@@ -1,4 +1,4 @@
-//! Compatibility of `node_push::lzop` with the real `lzop` 1.04 binary, both ways: what we write
+//! Compatibility of `engine::lzop` with the real `lzop` 1.04 binary, both ways: what we write
 //! passes `lzop -t` and `lzop -dc` gives back the exact bytes; what `lzop` writes (every level and
 //! header option) our decoder reads. Also: a long stream through the encoder keeps memory flat,
 //! and an ignored benchmark compares throughput with `lzop -1`.
@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use node_push::lzop::{
+use engine::lzop::{
     crc32, encode_with_header, flags, verify, Checksum, EncoderOptions, Header, LzopDecoder,
     LzopEncoder, LzopError, CRC32_INIT, MAX_BLOCK_SIZE,
 };
@@ -492,7 +492,7 @@ fn long_streams_keep_memory_flat_and_round_trip_through_lzop() {
         .output()
         .expect("re-running this test binary");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    testkit::log!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(
         output.status.success(),
         "the streaming probe failed (output above)"
@@ -539,7 +539,7 @@ fn streaming_memory_probe() {
         }
     }
     let growth = resident_bytes().saturating_sub(rss_after_warmup);
-    println!(
+    testkit::log!(
         "streamed {} MiB: RSS {} MiB after the first eighth, then grew by {} KiB",
         len >> 20,
         rss_after_warmup >> 20,
@@ -654,7 +654,7 @@ fn throughput_against_lzop() {
     fs_err::write(&halves[0], &data[..data.len() / 2]).unwrap();
     fs_err::write(&halves[1], &data[data.len() / 2..]).unwrap();
     drop(data);
-    println!(
+    testkit::log!(
         "{}: {:.0} MB, {} threads",
         file.display(),
         size as f64 / 1e6,
@@ -672,7 +672,7 @@ fn throughput_against_lzop() {
             let mut encoder = LzopEncoder::new(fs_err::File::open(&file).unwrap(), opts, None);
             written = io::copy(&mut encoder, &mut io::sink()).unwrap();
         });
-        println!(
+        testkit::log!(
             "ours encode ({checksum}): {rate:.0} MB/s, ratio {:.3}",
             written as f64 / size as f64
         );
@@ -681,10 +681,10 @@ fn throughput_against_lzop() {
         }
     }
     let single = best_rate(size, || lzop_fast_in_parallel(&[&file]));
-    println!("lzop -1, one process: {single:.0} MB/s");
+    testkit::log!("lzop -1, one process: {single:.0} MB/s");
     let parallel = best_rate(size, || lzop_fast_in_parallel(&[&halves[0], &halves[1]]));
-    println!("lzop -1, two processes on halves: {parallel:.0} MB/s");
-    println!("ours / parallel lzop -1 = {:.2}", ours_adler / parallel);
+    testkit::log!("lzop -1, two processes on halves: {parallel:.0} MB/s");
+    testkit::log!("ours / parallel lzop -1 = {:.2}", ours_adler / parallel);
 
     let ours_file = dir.path().join("ours.lzo");
     let mut encoder = LzopEncoder::new(
@@ -704,11 +704,11 @@ fn throughput_against_lzop() {
     let rate = best_rate(size, || {
         verify(fs_err::File::open(&ours_file).unwrap()).unwrap();
     });
-    println!("ours verify of our file: {rate:.0} MB/s");
+    testkit::log!("ours verify of our file: {rate:.0} MB/s");
     let rate = best_rate(size, || {
         verify(fs_err::File::open(&lzop_file).unwrap()).unwrap();
     });
-    println!("ours verify of the lzop -1 file: {rate:.0} MB/s");
+    testkit::log!("ours verify of the lzop -1 file: {rate:.0} MB/s");
     let rate = best_rate(size, || {
         let quiet_test = Command::new(lzop_bin())
             .args(["-t", "-q"])
@@ -716,5 +716,5 @@ fn throughput_against_lzop() {
             .status();
         assert!(quiet_test.unwrap().success());
     });
-    println!("lzop -t of our file: {rate:.0} MB/s");
+    testkit::log!("lzop -t of our file: {rate:.0} MB/s");
 }

@@ -15,7 +15,7 @@ mod versions;
 #[path = "select_layouts/yaml.rs"]
 mod yaml;
 
-use node_push::select::{QualifiedTable, Source};
+use engine::select::{QualifiedTable, Source};
 
 /// The snapshot tag the trees are built with, in the old tool's `%Y%m%d%H%M%S` form.
 const TAG: &str = "20240501120000";

@@ -53,7 +53,7 @@ fn install(crontab: &Path, text: &str) -> CronGuard {
     // cron skips files that others may write.
     fs_err::set_permissions(crontab, std::fs::Permissions::from_mode(0o644)).unwrap();
     let daemon = if cron_running() {
-        eprintln!("a cron daemon already runs: using it");
+        testkit::log!("a cron daemon already runs: using it");
         None
     } else {
         let child = Command::new("/usr/sbin/cron")
@@ -63,7 +63,7 @@ fn install(crontab: &Path, text: &str) -> CronGuard {
             .stderr(Stdio::null())
             .spawn()
             .expect("/usr/sbin/cron starts (Debian's cron package: cargo xtask setup)");
-        eprintln!("started cron, pid {}", child.id());
+        testkit::log!("started cron, pid {}", child.id());
         Some(child)
     };
     CronGuard {
@@ -137,11 +137,11 @@ fn a_cron_job_uploads_everything() {
     drop(guard);
     let stderr = fs_err::read_to_string(&err).unwrap_or_default();
     assert!(ran, "cron did not run the job within 200 s");
-    eprintln!("cron ran the job after {:?}", started.elapsed());
+    testkit::log!("cron ran the job after {:?}", started.elapsed());
     let code = fs_err::read_to_string(&done).unwrap();
     assert_eq!(code.trim(), "0", "node-push under cron: {stderr}");
     let job_stdin = fs_err::read_to_string(&stdin).unwrap();
-    eprintln!("the job's stdin: {}", job_stdin.trim());
+    testkit::log!("the job's stdin: {}", job_stdin.trim());
     assert!(
         job_stdin.starts_with("pipe:") || job_stdin.trim() == "/dev/null",
         "{job_stdin}"

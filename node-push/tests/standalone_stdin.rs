@@ -70,7 +70,7 @@ fn stdin_at_end_of_file_closed_or_null_never_stops_a_standalone_upload() {
         assert!(!stderr.contains("stdin closed"), "{mode}: {stderr}");
         let stored = objects(&weed, &format!("{mode}/"));
         assert_eq!(stored.len(), FILES, "{mode}: {stored:?}");
-        eprintln!("{mode}: {FILES} files uploaded in {:?}", started.elapsed());
+        testkit::log!("{mode}: {FILES} files uploaded in {:?}", started.elapsed());
     }
     // Control: asked to watch, the same pipe at end of file stops it at once.
     let args = upload_args(
@@ -110,7 +110,7 @@ fn metrics_file_passes_promtool_and_a_failed_run_keeps_the_last_success() {
     );
     promtool_check(&metrics).unwrap();
     let ok = fs_err::read_to_string(&metrics).unwrap();
-    eprintln!("{ok}");
+    testkit::log!("{ok}");
     assert!(ok.contains("# HELP node_push_upload_last_success_timestamp_seconds"));
     assert!(ok.contains("# TYPE node_push_upload_last_success_timestamp_seconds gauge"));
     let success = metric(&ok, "node_push_upload_last_success_timestamp_seconds");

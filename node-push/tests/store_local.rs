@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use node_push::store::local::{LocalStore, ETAG_DIR, MULTIPART_DIR};
-use node_push::store::{CompletedPart, ObjectStore, PutOptions, StoreError};
+use engine::store::local::{LocalStore, ETAG_DIR, MULTIPART_DIR};
+use engine::store::{CompletedPart, ObjectStore, PutOptions, StoreError};
 
 use common::*;
 

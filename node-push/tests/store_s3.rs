@@ -9,27 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{
+use engine::store::s3::{CredentialSource, S3Config, S3Store};
+use engine::store::{
     with_retry, ObjectStore, PutOptions, RetryPolicy, ServerSideEncryption, StoreError,
 };
+use testkit::fault_proxy::{Fault, FaultProxy};
 use testkit::seaweed::SeaweedFs;
 
-use common::fault_proxy::{Fault, FaultProxy};
 use common::*;
 
 fn config(s3: &SeaweedFs, bucket: &str) -> S3Config {
-    S3Config {
-        bucket: bucket.to_string(),
-        region: s3.region().to_string(),
-        endpoint: Some(s3.endpoint.clone()),
-        credentials: CredentialSource::Explicit {
-            access_key: s3.access_key().to_string(),
-            secret_key: s3.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(30),
-    }
+    s3.s3_config(bucket)
 }
 
 /// A fresh SeaweedFS with one bucket, and a store connected to it.
@@ -112,7 +102,7 @@ async fn encryption_and_storage_class_headers_are_accepted() {
 async fn throttling_truncated_and_stalled_answers_are_transient() {
     let s3 = SeaweedFs::start().unwrap();
     s3.create_bucket("faults").unwrap();
-    let proxy = FaultProxy::start(&s3.endpoint);
+    let proxy = FaultProxy::start(&s3.endpoint).unwrap();
     let mut cfg = config(&s3, "faults");
     cfg.endpoint = Some(proxy.endpoint.clone());
     cfg.timeout = Duration::from_secs(2);
@@ -123,7 +113,7 @@ async fn throttling_truncated_and_stalled_answers_are_transient() {
         .await
         .unwrap();
 
-    proxy.set(Fault::SlowDown).await;
+    proxy.fail_every_request(Fault::SLOW_DOWN);
     // HEAD answers carry no body, so only the status tells.
     let head = store.head("f/obj").await.unwrap_err();
     assert!(
@@ -145,23 +135,23 @@ async fn throttling_truncated_and_stalled_answers_are_transient() {
         assert!(err.to_string().contains("SlowDown"), "{err}");
     }
 
-    proxy.set(Fault::CutAfter(1000)).await;
+    proxy.fail_every_request(Fault::CutAfter(1000));
     let cut = store.get("f/obj", None).await.unwrap_err();
     assert!(cut.is_retryable(), "truncated body: {cut}");
     let cut = store.get("f/obj", Some((0, 200_000))).await.unwrap_err();
     assert!(cut.is_retryable(), "truncated ranged body: {cut}");
 
-    proxy.set(Fault::StallAfter(1000)).await;
+    proxy.fail_every_request(Fault::StallAfter(1000));
     let stalled = store.get("f/obj", None).await.unwrap_err();
     assert!(
         stalled.is_retryable() && stalled.to_string().contains("stalled"),
         "{stalled}"
     );
-    proxy.set(Fault::StallAfter(0)).await;
+    proxy.fail_every_request(Fault::Stall);
     let silent = store.head("f/obj").await.unwrap_err();
     assert!(silent.is_retryable(), "no answer at all: {silent}");
 
-    proxy.set(Fault::None).await;
+    proxy.clear_rules();
     assert_eq!(store.get("f/obj", None).await.unwrap(), data);
 }
 
@@ -265,7 +255,7 @@ async fn rejected_credentials_are_permanent_and_never_echo_the_secret() {
     let mut cfg = config(&s3, "creds");
     cfg.credentials = CredentialSource::Explicit {
         access_key: s3.access_key().to_string(),
-        secret_key: wrong_secret.to_string(),
+        secret_key: wrong_secret.to_string().into(),
         session_token: None,
     };
     let err = S3Store::connect(cfg.clone()).await.unwrap_err();
@@ -280,7 +270,7 @@ async fn rejected_credentials_are_permanent_and_never_echo_the_secret() {
 
     cfg.credentials = CredentialSource::Explicit {
         access_key: "unknown-access-key".into(),
-        secret_key: s3.secret_key().to_string(),
+        secret_key: s3.secret_key().to_string().into(),
         session_token: None,
     };
     let err = S3Store::connect(cfg).await.unwrap_err();
@@ -323,6 +313,7 @@ async fn a_dead_server_gives_retryable_errors_and_work_resumes_after_restart() {
 
     // The retry loop rides out the restart; the upload started before the crash completes.
     let restarter = std::thread::spawn(move || {
+        // The behaviour under test: the server stays down for a while, the retry loop must ride it out.
         std::thread::sleep(Duration::from_millis(300));
         s3.restart().map(|()| s3)
     });
@@ -344,11 +335,11 @@ async fn a_dead_server_gives_retryable_errors_and_work_resumes_after_restart() {
     .unwrap();
     let _s3 = restarter.join().unwrap().unwrap();
     let parts = [
-        node_push::store::CompletedPart {
+        engine::store::CompletedPart {
             part_number: 1,
             etag: etag1,
         },
-        node_push::store::CompletedPart {
+        engine::store::CompletedPart {
             part_number: 2,
             etag: etag2,
         },

@@ -3,10 +3,10 @@
 //! JSON lines parsed strictly, incremental files deleted only after their upload, and a file over 5 GiB
 //! streamed with bounded memory.
 
-use node_push::layout::{self, DataKind, ParsedKey};
-use node_push::lzop::LzopDecoder;
-use node_push::message::{Message, SkipReason};
-use node_push::store::ObjectStore;
+use contract::layout::{self, DataKind, ParsedKey};
+use contract::message::{Message, SkipReason};
+use engine::lzop::LzopDecoder;
+use engine::store::ObjectStore;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -334,13 +334,16 @@ fn vanished_files_are_skipped_not_fatal() {
     fs_err::create_dir_all(&dir).unwrap();
     fs_err::write(dir.join("a"), b"alpha").unwrap();
     let store = tmp.path().join("store");
-    let ctx_items = node_push::agent::plan(&node_push::cli::UploadArgs {
+    let ctx_items = node_push::agent::plan(&contract::request::UploadRequest {
         dir: Some(dir.clone()),
-        ..node_push::cli::UploadArgs::new(format!("file://{}", store.display()).parse().unwrap())
+        ..contract::request::UploadRequest::new(contract::request::StoreRequest::new(format!(
+            "file://{}",
+            store.display()
+        )))
     })
     .unwrap();
     let mut items = ctx_items;
-    items.push(node_push::upload::UploadItem {
+    items.push(engine::upload::UploadItem {
         path: dir.join("gone"),
         key: "gone.lzo".into(),
         size: 10,
@@ -348,29 +351,29 @@ fn vanished_files_are_skipped_not_fatal() {
         table: String::new(),
         variant: 0,
     });
-    let reporter = node_push::upload::Reporter::collector();
+    let reporter = engine::upload::Reporter::collector();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let summary = runtime.block_on(async {
-        let local = node_push::store::local::LocalStore::new(&store).unwrap();
+        let local = engine::store::local::LocalStore::new(&store).unwrap();
         let (_tx, cancel) = tokio::sync::watch::channel(false);
-        let ctx = node_push::upload::Context::new(
+        let ctx = engine::upload::Context::new(
             std::sync::Arc::new(local),
-            node_push::upload::PipelineConfig::default(),
+            engine::upload::PipelineConfig::default(),
             std::sync::Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(1)
                     .build()
                     .unwrap(),
             ),
-            node_push::ratelimit::RateLimiter::new(0),
+            engine::ratelimit::RateLimiter::new(0),
             reporter.clone(),
             cancel,
         );
-        node_push::upload::Pipeline::new(ctx).run(items).await
+        engine::upload::Pipeline::new(ctx).run(items).await
     });
     assert_eq!(
         (
@@ -439,7 +442,7 @@ fn a_file_over_5_gib_streams_to_the_local_store_with_bounded_memory() {
         "lzop -dc | cmp: {}",
         String::from_utf8_lossy(&check.stdout)
     );
-    eprintln!(
+    testkit::log!(
         "peak RSS of node-push for a {size} byte file: {} KiB",
         run.peak_rss_kib
     );

@@ -6,30 +6,16 @@
 //! [`crate::settings::config::documented_command`]: the flags with their environment variables, but
 //! without the values of the user's config file, which must not end up in a page meant for others.
 
+use crate::cli::{CompletionsArgs, ManArgs};
+use crate::output;
 use crate::settings::config::{self, documented_command};
 use anyhow::{bail, Result};
-use clap::{Args, Command};
+use clap::Command;
 use clap_complete::Shell;
 use std::io::Write;
 
 /// The name completions are registered for: what users type.
 const BIN_NAME: &str = "cassandra-snapshotter";
-
-/// `completions`.
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// The shell to write completions for.
-    #[arg(value_enum, value_name = "SHELL")]
-    pub shell: Shell,
-}
-
-/// `man`.
-#[derive(Debug, Args)]
-pub struct ManArgs {
-    /// A subcommand's own page (e.g. `backup`) instead of the main page.
-    #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
-}
 
 /// Write the completion script for `shell`.
 pub fn write_completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
@@ -87,28 +73,19 @@ fn write_files_and_environment(out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Print the completion script for `args.shell` on stdout.
+/// Print the completion script for `args.shell` on stdout. The text is generated into memory first
+/// because the generators treat a failed write (a reader that stopped early) as a bug and panic.
 pub fn print_completions(args: &CompletionsArgs) -> Result<()> {
     let mut text = Vec::new();
     write_completions(args.shell, &mut text)?;
-    print_all(&text)
+    Ok(output::stdout_text(&text)?)
 }
 
 /// Print a manual page on stdout.
 pub fn print_man_page(args: &ManArgs) -> Result<()> {
     let mut text = Vec::new();
     write_man_page(args.command.as_deref(), &mut text)?;
-    print_all(&text)
-}
-
-/// Write `text` to stdout; a reader that stops early (`| head`) is not an error. The text is generated
-/// into memory first because the generators treat a failed write as a bug and panic.
-fn print_all(text: &[u8]) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text).and_then(|()| stdout.flush()) {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    Ok(output::stdout_text(&text)?)
 }
 
 #[cfg(test)]

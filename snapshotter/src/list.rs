@@ -8,11 +8,12 @@
 //! compact form of [`Selection::scope`] (`all`, `shop.orders`, `all except shop.audit`).
 
 use crate::output::human_bytes;
+use crate::output::table::{Column, Table};
 use crate::store::{self, ManifestRead};
 use anyhow::{Context, Result};
-use node_push::layout::{self, ParsedKey};
-use node_push::manifest::{Manifest, Selection};
-use node_push::store::{with_retry, ObjectStore, RetryPolicy};
+use contract::layout::{self, ParsedKey};
+use contract::manifest::{Manifest, Selection};
+use engine::store::{with_retry, ObjectStore, RetryPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -139,63 +140,38 @@ pub fn table(entries: &[BackupEntry]) -> String {
     if entries.is_empty() {
         return "no backups\n".to_string();
     }
-    let rows: Vec<[String; 7]> = entries
-        .iter()
-        .map(|e| {
-            let scope = Selection::new(
-                &e.hosts,
-                e.keyspaces.as_deref(),
-                &e.table,
-                &e.exclude_tables,
-            )
-            .scope();
-            [
-                e.name.clone(),
-                if e.complete {
-                    e.kind()
-                } else {
-                    "-".to_string()
-                },
-                if e.complete {
-                    "yes".to_string()
-                } else {
-                    "NO".to_string()
-                },
-                e.hosts.join(","),
-                if e.complete { scope } else { "?".to_string() },
-                e.objects.map_or("?".to_string(), |n| n.to_string()),
-                e.bytes_stored.map_or("?".to_string(), human_bytes),
-            ]
-        })
-        .collect();
-    let header = [
-        "NAME",
-        "TYPE",
-        "COMPLETE",
-        "HOSTS",
-        "KEYSPACES/TABLE",
-        "OBJECTS",
-        "STORED",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
+    let mut table = Table::new(vec![
+        Column::left("NAME"),
+        Column::left("TYPE"),
+        Column::left("COMPLETE"),
+        Column::left("HOSTS"),
+        Column::left("KEYSPACES/TABLE"),
+        Column::left("OBJECTS"),
+        Column::left("STORED"),
+    ]);
+    for e in entries {
+        let scope = Selection::new(
+            &e.hosts,
+            e.keyspaces.as_deref(),
+            &e.table,
+            &e.exclude_tables,
+        )
+        .scope();
+        table.row([
+            e.name.clone(),
+            if e.complete {
+                e.kind()
+            } else {
+                "-".to_string()
+            },
+            if e.complete { "yes" } else { "NO" }.to_string(),
+            e.hosts.join(","),
+            if e.complete { scope } else { "?".to_string() },
+            e.objects.map_or("?".to_string(), |n| n.to_string()),
+            e.bytes_stored.map_or("?".to_string(), human_bytes),
+        ]);
     }
-    let mut out = String::new();
-    let mut line = |cells: &[&str]| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", text.join("  ").trim_end());
-    };
-    line(&header);
-    for row in &rows {
-        line(&row.each_ref().map(String::as_str));
-    }
+    let mut out = table.render();
     for e in entries.iter().filter(|e| e.problem.is_some()) {
         let _ = writeln!(
             out,

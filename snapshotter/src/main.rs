@@ -14,18 +14,21 @@ mod remote;
 mod report;
 mod restore;
 mod schema;
-mod secret;
 mod settings;
 mod shell;
+mod signals;
 mod ssh;
 mod stages;
 mod store;
 mod verify;
 
 use anyhow::Result;
+use contract::exit::ExitStatus;
+// The one `Secret` type of both binaries (node-push/contract), reachable as `crate::secret`.
 use cli::{Cli, Command};
+use contract::secret;
 use output::Output;
-use settings::{BackupSettings, CommonSettings, OutputMode};
+use settings::{BackupSettings, CommonSettings};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -41,15 +44,15 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            output::error_line(&format!("cannot start the async runtime: {error}"));
+            return ExitStatus::Failed.into();
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            output::error_line(&format!("{error:#}"));
+            ExitStatus::Failed.into()
         }
     }
 }
@@ -59,8 +62,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup(args) => {
             let metrics = metrics::BackupMetrics::of(
                 args,
-                cli.global.s3_bucket_name.as_deref().unwrap_or_default(),
-                cli.global.s3_base_path.as_deref().unwrap_or_default(),
+                cli.global
+                    .store
+                    .s3_bucket_name
+                    .as_deref()
+                    .unwrap_or_default(),
+                cli.global.store.s3_base_path.as_deref().unwrap_or_default(),
             );
             let run = async {
                 run_backup(
@@ -72,7 +79,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let outcome = run.await;
             if let (Some(metrics), Err(_)) = (&metrics, &outcome) {
                 if let Err(error) = metrics.write_failure() {
-                    eprintln!("error: {error:#}");
+                    output::error_line(&format!("{error:#}"));
                 }
             }
             outcome
@@ -92,12 +99,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|line| !line.contains(": no manifest.json"))
                 .collect();
             for line in &damaged {
-                eprintln!("error: {line}");
+                output::error_line(line);
             }
             Ok(if damaged.is_empty() {
-                ExitCode::SUCCESS
+                ExitStatus::Success.into()
             } else {
-                ExitCode::FAILURE
+                ExitStatus::Failed.into()
             })
         }
         Command::Restore(args) => restore::run(&cli.global, args).await,
@@ -105,11 +112,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Purge(args) => purge::run(&cli.global, args).await,
         Command::Completions(args) => {
             completions::print_completions(args)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success.into())
         }
         Command::Man(args) => {
             completions::print_man_page(args)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success.into())
         }
     }
 }
@@ -137,44 +144,26 @@ async fn run_backup(
     let metrics_written = metrics.map_or(Ok(()), |m| m.write_report(&report));
     output.result(&report.table(), &serde_json::to_value(&report)?);
     if let Err(error) = metrics_written {
-        eprintln!("error: {error:#}");
-        return Ok(ExitCode::FAILURE);
+        output::error_line(&format!("{error:#}"));
+        return Ok(ExitStatus::Failed.into());
     }
     if report.interrupted {
-        return Ok(ExitCode::from(130));
+        return Ok(ExitStatus::Interrupted.into());
     }
     if report.failed() {
-        if output.mode() != OutputMode::Json {
-            eprintln!("backup {} failed:", report.backup);
-            for line in report.failure_lines() {
-                eprintln!("  {line}");
-            }
-        }
-        return Ok(ExitCode::FAILURE);
+        output.failure(
+            &format!("backup {} failed:", report.backup),
+            &report.failure_lines(),
+        );
+        return Ok(ExitStatus::Failed.into());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success.into())
 }
 
 /// Resolves on Ctrl-C or SIGTERM. A second Ctrl-C during the cleanup that follows exits at once.
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match terminate.as_mut() {
-            Some(stream) => {
-                stream.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted again: exiting without clearing snapshots");
-            std::process::exit(130);
-        }
+    signals::interrupted().await;
+    signals::exit_on_second_interrupt(|| {
+        output::stderr_line("interrupted again: exiting without clearing snapshots");
     });
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use node_push::store::{
+use engine::store::{
     CompletedPart, Listing, ObjectMeta, ObjectStore, PendingUpload, PutOptions, StoreError,
     StoreResult,
 };

@@ -1,10 +1,10 @@
 //! `backup --metrics-file PATH`: the run's outcome in Prometheus's node_exporter textfile format, per
-//! selection and per host (see `node_push::metrics` for the format, the atomic write and how a failed
+//! selection and per host (see `engine::metrics` for the format, the atomic write and how a failed
 //! run keeps the last success time).
 
 use crate::cli::BackupArgs;
 use crate::report::BackupReport;
-use node_push::metrics::{now_unix, HostTotals, Labels, RunMetrics};
+use engine::metrics::{now_unix, HostTotals, Labels, RunMetrics};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;

@@ -3,16 +3,39 @@
 //! [`Output`] writes human log lines to stderr (through indicatif when bars are drawn, so lines and bars
 //! do not garble each other) and results to stdout: a table for people, or one JSON document with `--json`.
 //! On a terminal each host gets a bar (bytes, files, rate, ETA) while node-push uploads.
+//!
+//! Nothing else in the coordinator prints (clippy's `disallowed-macros` bans `println!` and friends
+//! elsewhere): where no [`Output`] exists yet or any more (a bad command line, the last error of `main`, a
+//! background task, ssh's askpass answer, generated completions) the free functions below write.
 
 mod progress;
+pub mod table;
 
 pub use progress::{human_bytes, HostProgress};
 
-use crate::settings::{OutputMode, Verbosity};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
+
+/// How results and progress are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Progress bars and tables on a terminal.
+    Terminal,
+    /// Plain log lines on stderr (a pipe, a log file, cron).
+    Plain,
+    /// A JSON document on stdout; log lines on stderr.
+    Json,
+}
+
+/// How chatty the log is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
 
 /// A named step of a backup, reported as it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -69,10 +92,6 @@ impl Output {
             bars,
             hosts: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn mode(&self) -> OutputMode {
-        self.mode
     }
 
     fn line(&self, text: &str) {
@@ -188,5 +207,46 @@ impl Output {
             _ => write!(stdout, "{table}"),
         };
         let _ = stdout.flush();
+    }
+
+    /// The closing summary of a failed command, on stderr after its result: `heading`, then each line
+    /// indented. Left out with `--json`, whose document says the same.
+    pub fn failure(&self, heading: &str, lines: &[String]) {
+        if self.mode == OutputMode::Json {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{heading}");
+        for line in lines {
+            let _ = writeln!(stderr, "  {line}");
+        }
+    }
+}
+
+/// One line on stderr, for when there is no [`Output`]: before the settings are known, after the run,
+/// in a background task. A closed stderr is not an error worth dying for.
+pub fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// `error: {message}` on stderr (see [`stderr_line`]).
+pub fn error_line(message: &str) {
+    stderr_line(&format!("error: {message}"));
+}
+
+/// `text` and a newline on stdout, as a helper process's answer (ssh's askpass).
+pub fn stdout_line(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}")?;
+    stdout.flush()
+}
+
+/// Generated text (completions, a man page) on stdout; a reader that stops early (`| head`) is not an
+/// error.
+pub fn stdout_text(text: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }

@@ -9,72 +9,25 @@
 //! the base path that were started longer ago than `--abandoned-after` are aborted. `--dry-run` prints
 //! the same plan, grouped by selection, and changes nothing.
 
-mod duration;
 mod plan;
 mod remove;
 mod report;
 
-pub use duration::parse_duration;
-
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, PurgeArgs};
 use crate::output::Output;
-use crate::settings::{CommonSettings, OutputMode};
+use crate::settings::CommonSettings;
 use crate::store;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use clap::{ArgGroup, Args};
-use node_push::layout::{self, BackupName};
-use node_push::manifest::{Manifest, ManifestError};
-use node_push::store::{with_retry, ObjectStore, RetryPolicy};
+use contract::exit::ExitStatus;
+use contract::layout;
+use contract::manifest::{Manifest, ManifestError};
+use engine::store::{with_retry, ObjectStore, RetryPolicy};
 use plan::{Found, Policy, Retention};
 use remove::Condemned;
 use report::PurgeOutcome;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
-
-/// `purge`.
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["keep_last", "older_than", "remove"])))]
-pub struct PurgeArgs {
-    /// Keep the N newest complete backups of each selection (same hosts, keyspaces, table and excluded
-    /// tables), remove the older ones.
-    #[arg(long, value_name = "N", conflicts_with = "older_than")]
-    pub keep_last: Option<usize>,
-    /// Remove complete backups last written longer ago than this (30d, 12h, 2w, 1d12h), except the
-    /// newest of each selection.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub older_than: Option<chrono::Duration>,
-    /// Remove this backup too, even when it is the newest of its selection (repeat the flag or separate
-    /// names with commas). Alone, removes only the named backups.
-    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_name)]
-    pub remove: Vec<String>,
-    /// Incomplete backups (no manifest) started, and multipart uploads begun, longer ago than this are
-    /// abandoned and removed; younger ones may still be running.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1d")]
-    pub abandoned_after: chrono::Duration,
-    /// Show what would be removed, backup by backup under its selection; remove nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// No progress output, only the result.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-fn parse_name(text: &str) -> Result<String, String> {
-    text.parse::<BackupName>()
-        .map(|name| name.to_string())
-        .map_err(|e| e.to_string())
-}
-
-pub const PURGE_EXAMPLES: &str = "Examples:
-  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod purge --keep-last=7 --dry-run
-  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod purge --older-than=30d
-  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod purge --remove=20240101000000
-Retention is per selection: backups of the same hosts, keyspaces, table and excluded tables. The newest
-complete backup of each selection is never removed unless named with --remove, so an ad-hoc one-table
-backup never pushes out the last whole-cluster one. An object is deleted only when no remaining
-manifest lists it. A backup's manifest.json is deleted before its other objects, so a purge stopped
-half way leaves an incomplete backup, never a complete-looking one.";
 
 pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
     let common = CommonSettings::resolve(global, args.quiet)?;
@@ -98,12 +51,10 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
     let outcome = purge(store.as_ref(), &common.s3.base_path, &options, &output).await?;
     output.result(&outcome.table(), &serde_json::to_value(&outcome)?);
     if outcome.errors.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success.into());
     }
-    if output.mode() != OutputMode::Json {
-        eprintln!("purge failed: {}", outcome.errors.join("; "));
-    }
-    Ok(ExitCode::FAILURE)
+    output.failure(&format!("purge failed: {}", outcome.errors.join("; ")), &[]);
+    Ok(ExitStatus::Failed.into())
 }
 
 /// How a purge decides.

@@ -1,6 +1,7 @@
 //! The result of a backup run, per host: rendered as a table for people or serialised with `--json`.
 
-use crate::output::Stage;
+use crate::output::table::{Column, Table};
+use crate::output::{human_bytes, Stage};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -87,38 +88,30 @@ impl BackupReport {
             "NOT complete (no manifest)"
         };
         let _ = writeln!(out, "backup {} ({}): {state}", self.backup, self.kind);
-        let width = self
-            .hosts
-            .iter()
-            .map(|h| h.host.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:<6}  {:>8}  {:>8}  {:>10}  {:>10}  ERROR",
-            "HOST", "STATUS", "FILES", "SKIPPED", "READ", "STORED"
-        );
+        let mut table = Table::new(vec![
+            Column::left("HOST"),
+            Column::left("STATUS").min_width(6),
+            Column::right("FILES").min_width(8),
+            Column::right("SKIPPED").min_width(8),
+            Column::right("READ").min_width(10),
+            Column::right("STORED").min_width(10),
+            Column::left("ERROR"),
+        ]);
         for h in &self.hosts {
-            let _ = writeln!(
-                out,
-                "{:<width$}  {:<6}  {:>8}  {:>8}  {:>10}  {:>10}  {}",
-                h.host,
-                if h.ok { "ok" } else { "FAILED" },
-                h.files_uploaded,
-                h.files_already_stored + h.files_in_backup,
-                human(h.bytes_read),
-                human(h.bytes_stored),
-                h.error.as_deref().unwrap_or("")
-            );
+            table.row([
+                h.host.clone(),
+                if h.ok { "ok" } else { "FAILED" }.to_string(),
+                h.files_uploaded.to_string(),
+                (h.files_already_stored + h.files_in_backup).to_string(),
+                human_bytes(h.bytes_read),
+                human_bytes(h.bytes_stored),
+                h.error.clone().unwrap_or_default(),
+            ]);
         }
+        out.push_str(&table.render());
         for error in &self.errors {
             let _ = writeln!(out, "error: {error}");
         }
         out
     }
-}
-
-fn human(bytes: u64) -> String {
-    crate::output::human_bytes(bytes)
 }

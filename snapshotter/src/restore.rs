@@ -9,7 +9,6 @@
 //!    or SIGTERM closes node-push's stdin, which removes its unfinished `.part` files).
 
 mod agent;
-mod args;
 mod load;
 mod local;
 mod node;
@@ -22,19 +21,18 @@ mod settings;
 mod source;
 mod tables;
 
-pub use args::{RestoreArgs, RESTORE_EXAMPLES};
-
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ModeArg, RestoreArgs};
 use crate::output::Output;
-use crate::settings::OutputMode;
+use crate::signals;
 use crate::ssh::{SshConnector, SshContext};
 use crate::stages::bounded;
 use crate::stages::install::NodePushBinary;
 use crate::store;
 use anyhow::Result;
-use node_push::layout;
-use node_push::restore::PlannedFile;
-use node_push::store::ObjectStore;
+use contract::exit::ExitStatus;
+use contract::layout;
+use engine::restore::PlannedFile;
+use engine::store::ObjectStore;
 use report::{RestoreReport, TargetReport};
 use settings::RestoreSettings;
 use std::collections::BTreeMap;
@@ -65,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
     }
     let planned = if settings.on_nodes() {
         source::plan_for_nodes(&selected, &settings)?
-    } else if settings.mode == args::ModeArg::Sstableloader {
+    } else if settings.mode == ModeArg::Sstableloader {
         source::plan_loader(&selected, &settings)?
     } else {
         source::plan_local(&selected, &settings)?
@@ -84,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
         let report = loop {
             tokio::select! {
                 report = &mut run => break report?,
-                () = interrupt(), if !interrupted => {
+                () = signals::interrupted(), if !interrupted => {
                     output.error("interrupted: stopping the downloads");
                     interrupted = true;
                     let _ = cancel_tx.send(true);
@@ -103,18 +101,16 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<ExitCode> {
     };
     output.result(&report.table(), &serde_json::to_value(&report)?);
     if interrupted {
-        return Ok(ExitCode::from(130));
+        return Ok(ExitStatus::Interrupted.into());
     }
     if report.failed() {
-        if output.mode() != OutputMode::Json {
-            eprintln!("restore of backup {} failed:", report.backup);
-            for line in report.failure_lines() {
-                eprintln!("  {line}");
-            }
-        }
-        return Ok(ExitCode::FAILURE);
+        output.failure(
+            &format!("restore of backup {} failed:", report.backup),
+            &report.failure_lines(),
+        );
+        return Ok(ExitStatus::Failed.into());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success.into())
 }
 
 /// The node modes: every target host at once (bounded), until done or Ctrl-C.
@@ -126,7 +122,7 @@ async fn on_nodes(
     output: &Arc<Output>,
 ) -> Result<(Vec<TargetReport>, bool)> {
     let binary = NodePushBinary::load(&settings.nodes.node_push_binary)?;
-    let ring = if settings.mode == args::ModeArg::InPlace {
+    let ring = if settings.mode == ModeArg::InPlace {
         let key = layout::ring_key(&settings.common.s3.base_path, name);
         match store::get(store, &key).await {
             Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -171,7 +167,7 @@ async fn on_nodes(
     });
     let result = tokio::select! {
         reports = work => Some(reports),
-        () = interrupt() => None,
+        () = signals::interrupted() => None,
     };
     if result.is_none() {
         output.error(
@@ -184,24 +180,6 @@ async fn on_nodes(
         Some(reports) => (reports, false),
         None => (Vec::new(), true),
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupt() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match terminate.as_mut() {
-            Some(stream) => {
-                stream.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 #[cfg(test)]

@@ -403,10 +403,10 @@ pub fn askpass_main(file: &Path) -> i32 {
         return 1;
     }
     match fs_err::read_to_string(file) {
-        Ok(password) => {
-            println!("{password}");
-            0
-        }
+        Ok(password) => match crate::output::stdout_line(&password) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        },
         Err(_) => 1,
     }
 }

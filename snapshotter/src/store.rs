@@ -4,10 +4,10 @@
 use crate::settings::{Credentials, S3Settings};
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use node_push::layout::{self, BackupName};
-use node_push::manifest::Manifest;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{
+use contract::layout::{self, BackupName};
+use contract::manifest::Manifest;
+use engine::store::s3::{CredentialSource, S3Config, S3Store};
+use engine::store::{
     with_retry, ObjectStore, PutOptions, RetryPolicy, ServerSideEncryption, StoreError,
 };
 use std::sync::Arc;
@@ -24,8 +24,8 @@ pub async fn connect(s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
             ..
         } => CredentialSource::Explicit {
             access_key: access_key_id.clone(),
-            secret_key: secret_access_key.expose().to_string(),
-            session_token: session_token.as_ref().map(|t| t.expose().to_string()),
+            secret_key: secret_access_key.clone(),
+            session_token: session_token.clone(),
         },
         Credentials::DefaultChain => CredentialSource::DefaultChain,
     };
@@ -162,7 +162,7 @@ pub async fn write_manifest(
 mod tests {
     use super::*;
     use crate::memstore::MemoryStore;
-    use node_push::manifest::{Batch, BatchKind};
+    use contract::manifest::{Batch, BatchKind};
 
     fn local() -> ((), Arc<dyn ObjectStore>) {
         ((), Arc::new(MemoryStore::default()))

@@ -6,40 +6,20 @@
 //!
 //! Per-host report; exit code 1 when any object is bad, naming each.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, VerifyArgs};
+use crate::output::table::{Column, Table};
 use crate::output::Output;
-use crate::settings::{CommonSettings, OutputMode};
+use crate::settings::CommonSettings;
 use crate::store;
 use anyhow::{bail, Context, Result};
-use clap::Args;
-use node_push::restore::{backup_objects, find_backup, BackupSelector};
-use node_push::verify::{verify_objects, VerifyConfig, VerifyDepth};
+use contract::exit::ExitStatus;
+use engine::restore::{backup_objects, find_backup, BackupSelector};
+use engine::verify::{verify_objects, VerifyConfig, VerifyDepth};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// `verify`.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// The backup to verify: its name, or LATEST for the newest complete one.
-    #[arg(long, default_value = "LATEST", value_name = "NAME|LATEST")]
-    pub snapshot_name: String,
-    /// Also download every object and check its lzop checksums, size and SHA-256.
-    #[arg(long)]
-    pub deep: bool,
-    /// Objects checked at once (default: 16 shallow, 4 deep).
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// No progress output, only the result.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-pub const VERIFY_EXAMPLES: &str = "Examples:
-  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod verify
-  cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod verify --snapshot-name=20240131120000 --deep";
 
 /// One host's line.
 #[derive(Debug, Clone, Serialize)]
@@ -84,25 +64,21 @@ impl VerifyOutcome {
             },
             if self.ok { "ok" } else { "FAILED" }
         );
-        let width = self
-            .hosts
-            .iter()
-            .map(|h| h.host.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>8}  {:>8}  {:>8}",
-            "HOST", "OBJECTS", "OK", "BAD"
-        );
+        let mut table = Table::new(vec![
+            Column::left("HOST"),
+            Column::right("OBJECTS").min_width(8),
+            Column::right("OK").min_width(8),
+            Column::right("BAD").min_width(8),
+        ]);
         for h in &self.hosts {
-            let _ = writeln!(
-                out,
-                "{:<width$}  {:>8}  {:>8}  {:>8}",
-                h.host, h.objects, h.ok, h.bad
-            );
+            table.row([
+                h.host.clone(),
+                h.objects.to_string(),
+                h.ok.to_string(),
+                h.bad.to_string(),
+            ]);
         }
+        out.push_str(&table.render());
         for bad in &self.bad {
             let _ = writeln!(out, "{}: {}: {}", bad.host, bad.key, bad.problem);
         }
@@ -191,14 +167,15 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     };
     output.result(&outcome.table(), &serde_json::to_value(&outcome)?);
     if outcome.ok {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success.into());
     }
-    if output.mode() != OutputMode::Json {
-        eprintln!(
+    output.failure(
+        &format!(
             "verify of backup {} failed: {} bad object(s)",
             outcome.backup,
             outcome.bad.len()
-        );
-    }
-    Ok(ExitCode::FAILURE)
+        ),
+        &[],
+    );
+    Ok(ExitStatus::Failed.into())
 }

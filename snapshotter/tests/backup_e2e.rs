@@ -5,13 +5,15 @@
 //! -p cassandra-snapshotter`; `cargo xtask test` does it). The rings bind 127.0.0.2-4, so the tests of
 //! this file take turns.
 
+#[allow(dead_code)]
 mod e2e;
 
 use anyhow::{ensure, Result};
+use contract::layout::{parse_key, DataKind, ParsedKey};
 use e2e::{Stack, STACK_LOCK};
-use node_push::layout::{parse_key, DataKind, ParsedKey};
 use std::collections::BTreeSet;
 use std::process::Command;
+use std::time::Duration;
 
 const SCHEMA: &str = "\
 create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:3};
@@ -269,7 +271,10 @@ fn interrupted_backup_cleans_up(stack: &Stack) -> Result<()> {
         seen.contains("== upload"),
         "the upload never started: {seen}"
     );
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Interrupt while node-push runs on the nodes, so that it sees its stdin close mid-upload.
+    testkit::wait::until("node-push uploads", Duration::from_secs(30), || {
+        matches!(node_push_running(), Ok(true))
+    })?;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()?;
@@ -277,7 +282,7 @@ fn interrupted_backup_cleans_up(stack: &Stack) -> Result<()> {
     let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
     let code = child.wait()?.code();
     let rest = rest.join("\n");
-    eprintln!("--- interrupted backup\n{seen}{rest}");
+    testkit::log!("--- interrupted backup\n{seen}{rest}");
     assert_eq!(code, Some(130), "{rest}");
     assert!(
         rest.contains("interrupted") && rest.contains("== clear snapshot"),
@@ -297,11 +302,9 @@ fn interrupted_backup_cleans_up(stack: &Stack) -> Result<()> {
         );
     }
     // node-push notices its stdin closing and stops; give it a moment to abort its uploads.
-    let mut waited = 0;
-    while (node_push_running()? || stack.open_multipart_uploads()? > 0) && waited < 30 {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        waited += 1;
-    }
+    testkit::wait::poll(Duration::from_secs(30), || {
+        matches!(node_push_running(), Ok(false)) && matches!(stack.open_multipart_uploads(), Ok(0))
+    });
     assert!(
         !node_push_running()?,
         "node-push still running after the interruption"

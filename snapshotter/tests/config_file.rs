@@ -7,13 +7,12 @@
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
-use node_push::layout::{self, BackupName};
-use node_push::manifest::Manifest;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectStore, PutOptions};
+use contract::layout::{self, BackupName};
+use contract::manifest::Manifest;
+use engine::store::s3::S3Store;
+use engine::store::{ObjectStore, PutOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 use testkit::seaweed::SeaweedFs;
 
 const BUCKET: &str = "config-test";
@@ -83,18 +82,7 @@ fn put_backups(weed: &SeaweedFs, bases: &[&str]) -> Result<Vec<String>> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = S3Store::connect(S3Config {
-            bucket: BUCKET.to_string(),
-            region: weed.region().to_string(),
-            endpoint: Some(weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: weed.access_key().to_string(),
-                secret_key: weed.secret_key().to_string(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        })
-        .await?;
+        let store = S3Store::connect(weed.s3_config(BUCKET)).await?;
         let now = chrono::Utc::now();
         let mut names = Vec::new();
         for (hours, base) in bases.iter().enumerate() {

@@ -14,9 +14,9 @@
 mod faults;
 
 use anyhow::{ensure, Result};
+use contract::layout;
+use contract::manifest::{Manifest, ObjectEntry};
 use faults::coordinator::{Cluster, SecretWatch, BASE, RING_LOCK};
-use node_push::layout;
-use node_push::manifest::{Manifest, ObjectEntry};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use testkit::fault_proxy::{Fault, FaultProxy, Operation, Rule};
@@ -215,9 +215,10 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
     );
     command.env("CASSANDRA_SNAPSHOTTER_CQLSH_PASSWORD", cqlsh_password);
     let good = faults::coordinator::finish(command.spawn()?, faults::coordinator::RUN_LIMIT)?;
-    eprintln!(
+    testkit::log!(
         "--- backup with S3 faults (exit {:?})\n{}",
-        good.code, good.stderr
+        good.code,
+        good.stderr
     );
     let watched = watch.stop();
     ensure!(good.success(), "the backup failed: {}", good.stderr);
@@ -240,7 +241,7 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
 
     // The secret key: never in a process's arguments (laptop and nodes are this machine), nor in the
     // environment of node-push or ssh, nor in any output line, nor in a file left on the nodes.
-    eprintln!("secret watch: {} samples", watched.samples);
+    testkit::log!("secret watch: {} samples", watched.samples);
     assert!(
         watched.leaks.is_empty(),
         "the secret showed: {:?}",
@@ -252,7 +253,7 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
             watched
                 .node_push_lines
                 .iter()
-                .any(|l| l.starts_with(&ours) && l.contains(&format!("--host-label {host} "))),
+                .any(|l| l.contains(&ours) && l.contains(&format!(" -- {host} "))),
             "the watch must have seen node-push running on {host}: {:?}",
             watched.node_push_lines
         );
@@ -383,18 +384,10 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
             &cluster.backup_args(&["--keyspaces=ks1", "--rate-limit=1"]),
         )
         .spawn()?;
-    let started = Instant::now();
-    let name = loop {
-        let names = cluster.backup_names()?;
-        if let Some(name) = names.iter().find(|n| !before.contains(n)) {
-            break name.clone();
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(120),
-            "the backup never started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let name = testkit::wait::until_some("the backup starts", Duration::from_secs(120), || {
+        let names = cluster.backup_names().ok()?;
+        names.into_iter().find(|n| !before.contains(n))
+    })?;
     let enough_stored = faults::coordinator::wait_until(Duration::from_secs(120), || {
         let keys = cluster.data_objects(&name).unwrap_or_default();
         ["/node1/", "/node2/", "/node3/"]
@@ -405,9 +398,10 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     cluster.weed.kill();
     let killed_at = Instant::now();
     let first = faults::coordinator::finish(child, faults::coordinator::RUN_LIMIT)?;
-    eprintln!(
+    testkit::log!(
         "--- backup while the store died (exit {:?})\n{}",
-        first.code, first.stderr
+        first.code,
+        first.stderr
     );
     assert_eq!(first.code, Some(1));
     assert!(
@@ -446,7 +440,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
         .values()
         .map(|h| h["files_already_stored"].as_u64().unwrap())
         .sum();
-    eprintln!(
+    testkit::log!(
         "resumed: {already} file(s) already stored, {not_resent} bytes not sent again, {} objects were stored before",
         stored_before.len()
     );
@@ -497,7 +491,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
         )
         .spawn()?;
     let uploading = faults::coordinator::wait_until(Duration::from_secs(120), || {
-        !cluster.node_push_processes().is_empty()
+        !cluster.node_push_uploads().is_empty()
     });
     ensure!(uploading, "the upload did not start");
     for node in 0..3 {
@@ -508,7 +502,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     }
     let live_after = live_data_files(&cluster, 0)?;
     let compacted = faults::coordinator::finish(child, faults::coordinator::RUN_LIMIT)?;
-    eprintln!("--- backup during a compaction\n{}", compacted.stderr);
+    testkit::log!("--- backup during a compaction\n{}", compacted.stderr);
     assert!(
         live_after.len() < live_before.len(),
         "the compaction merged SSTables: {live_before:?} -> {live_after:?}"
@@ -535,7 +529,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
 fn data_objects(
     cluster: &Cluster,
     name: &str,
-) -> Result<BTreeMap<String, node_push::store::ObjectMeta>> {
+) -> Result<BTreeMap<String, engine::store::ObjectMeta>> {
     Ok(cluster
         .direct
         .objects(&layout::backup_prefix(BASE, name))?
@@ -563,7 +557,7 @@ fn live_data_files(cluster: &Cluster, node: usize) -> Result<Vec<String>> {
 #[test]
 fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_resumes() -> Result<()>
 {
-    use faults::coordinator::{kill_process, processes, wait_until};
+    use faults::coordinator::{kill_process, processes};
     let _turn = RING_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mut cluster = Cluster::start(3)?;
     cluster.cli(SCHEMA)?;
@@ -579,24 +573,26 @@ fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_re
         .spawn()?;
     let coordinator = child.id();
     let ours = cluster.remote_node_push().display().to_string();
-    let uploading = wait_until(Duration::from_secs(120), || {
-        processes()
-            .iter()
-            .any(|(_, args)| args.starts_with(&ours) && args.contains("--host-label node3 "))
-    });
-    ensure!(uploading, "node3 never started uploading");
-    std::thread::sleep(Duration::from_secs(2));
-    // The coordinator's ssh session running node-push on node3 names the master's control socket.
-    let session = processes()
-        .into_iter()
-        .find(|(pid, args)| {
-            faults::coordinator::parent_of(*pid) == Some(coordinator)
-                && args.starts_with("ssh ")
-                && args.contains(" -- node3 ")
-                && args.contains(&ours)
-        })
-        .map(|(_, args)| args)
-        .expect("the coordinator's ssh session to node3");
+    // node3 uploads once the coordinator's ssh session runs node-push there (the host is named in the
+    // request line on stdin, no longer in node-push's arguments); the session names the master's
+    // control socket.
+    let session = testkit::wait::until_some(
+        "the coordinator's ssh session running node-push on node3",
+        Duration::from_secs(120),
+        || {
+            processes()
+                .into_iter()
+                .find(|(pid, args)| {
+                    faults::coordinator::parent_of(*pid) == Some(coordinator)
+                        && args.starts_with("ssh ")
+                        && args.contains(" -- node3 ")
+                        && args.contains(&ours)
+                        // Not the install session, which names the same path.
+                        && args.contains(" upload")
+                })
+                .map(|(_, args)| args)
+        },
+    )?;
     let control = session
         .split(' ')
         .find(|a| a.starts_with("ControlPath="))
@@ -609,9 +605,10 @@ fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_re
     cluster.nodes.ssh.stop_host(2);
     kill_process(master)?;
     let lost = faults::coordinator::finish(child, faults::coordinator::RUN_LIMIT)?;
-    eprintln!(
+    testkit::log!(
         "--- backup that lost node3 (exit {:?})\n{}",
-        lost.code, lost.stderr
+        lost.code,
+        lost.stderr
     );
     assert_eq!(lost.code, Some(1));
     let name = lost.backup_name()?;

@@ -72,12 +72,12 @@ fn failed_naming(run: &Run, code: i32, needles: &[&str], what: &str) {
         "{what}: no line of stderr holds {needles:?}:\n{}",
         run.stderr
     );
-    eprintln!("{what}: {}", line.unwrap());
+    testkit::log!("{what}: {}", line.unwrap());
 }
 
 fn run_command(mut command: Command, what: &str) -> Result<Run> {
     let run = finish(command.spawn()?, RUN_LIMIT)?;
-    eprintln!("--- {what} (exit {:?})\n{}", run.code, run.stderr);
+    testkit::log!("--- {what} (exit {:?})\n{}", run.code, run.stderr);
     Ok(run)
 }
 
@@ -413,7 +413,7 @@ fn bad_input_is_one_line_naming_it_a_non_zero_exit_and_no_change_anywhere() -> R
         .direct
         .put(&bad_key, b"{\"name\": \"20200101000000\", oops")?;
     let listed = cluster.run(&endpoint, &["list".to_string()])?;
-    eprintln!("list:\n{}", listed.stdout);
+    testkit::log!("list:\n{}", listed.stdout);
     assert!(
         listed.stdout.contains(&name),
         "the good backup is still listed"

@@ -11,10 +11,10 @@
 mod faults;
 
 use anyhow::{ensure, Context, Result};
+use contract::layout;
+use contract::manifest::Manifest;
 use faults::coordinator::{finish, processes, Run};
 use faults::DirectStore;
-use node_push::layout;
-use node_push::manifest::Manifest;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -108,7 +108,7 @@ fn stripped_node_push(dir: &Path) -> Result<PathBuf> {
     fs_err::copy(testkit::workspace_bin("node-push")?, &path)?;
     let stripped = Command::new("strip").arg(&path).status();
     if !matches!(stripped, Ok(status) if status.success()) {
-        eprintln!("strip is not available: the unstripped node-push is copied to the hosts");
+        testkit::log!("strip is not available: the unstripped node-push is copied to the hosts");
     }
     Ok(path)
 }
@@ -146,7 +146,7 @@ fn twenty_hosts_with_a_pool_of_eight() -> Result<()> {
     }
     let started = Instant::now();
     let hosts = SshCluster::start_in(&root.path().join("ssh"), &specs)?;
-    eprintln!("{HOSTS} sshd hosts started in {:?}", started.elapsed());
+    testkit::log!("{HOSTS} sshd hosts started in {:?}", started.elapsed());
     let node_push = stripped_node_push(root.path())?;
     let remote = root.path().join("installed/node-push");
     let aliases: Vec<String> = specs.iter().map(|s| s.alias.clone()).collect();
@@ -213,6 +213,7 @@ fn twenty_hosts_with_a_pool_of_eight() -> Result<()> {
                     .filter(|(_, args)| args.starts_with(&remote) && args.contains(" upload "))
                     .count();
                 most_at_once = most_at_once.max(running);
+                // The sampling interval of the measurement, not a wait.
                 std::thread::sleep(Duration::from_millis(25));
             }
             (peak, most_at_once)
@@ -224,8 +225,8 @@ fn twenty_hosts_with_a_pool_of_eight() -> Result<()> {
     let (peak_kib, most_at_once) = sampler.join().expect("sampler");
     let (timeline, stderr) = stages.join().expect("stderr reader");
     run.stderr = stderr;
-    eprintln!("{}\nstages:\n{}", run.stderr, timeline.join("\n"));
-    eprintln!(
+    testkit::log!("{}\nstages:\n{}", run.stderr, timeline.join("\n"));
+    testkit::log!(
         "LOAD: {HOSTS} hosts, pool {POOL}: wall time {:.1} s, coordinator peak RSS {:.1} MiB, \
          at most {most_at_once} node-push uploading at once",
         wall.as_secs_f64(),

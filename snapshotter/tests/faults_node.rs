@@ -12,11 +12,11 @@ mod faults;
 use anyhow::{ensure, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
-use faults::{credentials_line, BinaryCopy, DirectStore, NodePushRun};
-use node_push::message::Message;
-use node_push::store::{
+use contract::message::Message;
+use engine::store::{
     CompletedPart, Listing, ObjectMeta, ObjectStore, PendingUpload, PutOptions, StoreResult,
 };
+use faults::{BinaryCopy, DirectStore, NodePushRun};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ fn backups_files_deleted_after_the_walk_are_reported_vanished_and_the_run_succee
     .iter()
     .map(|a| a.to_string())
     .collect();
-    let mut run = NodePushRun::start(&node_push.path, &args, &credentials_line(&weed), &[])?;
+    let mut run = NodePushRun::start(&node_push.path, &args, &weed.credentials_line(), &[])?;
     run.wait_for(Duration::from_secs(60), |m| {
         matches!(m, Message::Plan { .. })
     })?;
@@ -81,7 +81,7 @@ fn backups_files_deleted_after_the_walk_are_reported_vanished_and_the_run_succee
         let _ = fs_err::remove_file(file);
     }
     let outcome = run.finish(Duration::from_secs(240))?;
-    eprintln!("{}", outcome.stderr);
+    testkit::log!("{}", outcome.stderr);
     assert_eq!(outcome.code, Some(0), "vanished files are not failures");
     let vanished: BTreeSet<String> = outcome.vanished().into_iter().collect();
     let uploaded = outcome.uploaded();
@@ -203,23 +203,21 @@ fn upload_while_writing(
     changing: &str,
     writes: usize,
 ) -> Result<(Vec<Message>, usize)> {
-    use node_push::ratelimit::RateLimiter;
-    use node_push::store::s3::S3Store;
-    use node_push::upload::{compression_pool, Context, Pipeline, PipelineConfig, Reporter};
-    let items = node_push::agent::plan(&node_push::cli::UploadArgs {
+    use engine::ratelimit::RateLimiter;
+    use engine::store::s3::S3Store;
+    use engine::upload::{compression_pool, Context, Pipeline, PipelineConfig, Reporter};
+    let items = node_push::agent::plan(&contract::request::UploadRequest {
         dir: Some(dir.to_path_buf()),
-        ..node_push::cli::UploadArgs::new(format!("s3://{BUCKET}/{prefix}").parse()?)
+        ..contract::request::UploadRequest::new(contract::request::StoreRequest::new(format!(
+            "s3://{BUCKET}/{prefix}"
+        )))
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let reporter = Reporter::collector();
-    let store = runtime.block_on(S3Store::connect(faults::s3_config(
-        weed,
-        BUCKET,
-        &weed.endpoint,
-    )))?;
+    let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
     let store = Arc::new(WritesWhileUploading {
         inner: Arc::new(store),
         key_part: changing.to_string(),

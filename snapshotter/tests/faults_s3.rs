@@ -11,8 +11,8 @@
 mod faults;
 
 use anyhow::{ensure, Result};
-use faults::{credentials_line, upload_args, write_random, BinaryCopy, DirectStore, NodePushRun};
-use node_push::message::Message;
+use contract::message::Message;
+use faults::{upload_args, write_random, BinaryCopy, DirectStore, NodePushRun};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -154,11 +154,11 @@ fn transient_faults_on_every_kind_of_request_are_retried_and_every_object_verifi
             &proxy.endpoint,
             &["--part-size-mib", "5", "--concurrency", "3"],
         ),
-        &credentials_line(&weed),
+        &weed.credentials_line(),
         &[FAST_RETRIES],
     )?
     .finish(RUN_LIMIT)?;
-    eprintln!("{}", run.stderr);
+    testkit::log!("{}", run.stderr);
     ensure!(run.code == Some(0), "node-push failed: {}", run.stderr);
     let summary = run.summary();
     assert_eq!(
@@ -212,11 +212,11 @@ fn a_part_that_always_fails_fails_its_file_by_name_and_leaves_no_upload_open() -
             &proxy.endpoint,
             &["--part-size-mib", "5"],
         ),
-        &credentials_line(&weed),
+        &weed.credentials_line(),
         &[FAST_RETRIES],
     )?
     .finish(RUN_LIMIT)?;
-    eprintln!("{}", run.stderr);
+    testkit::log!("{}", run.stderr);
     assert_eq!(run.code, Some(1), "one file failed: exit code 1");
     let failed = run.failed();
     assert_eq!(failed.keys().collect::<Vec<_>>(), ["big-b.db"]);
@@ -247,9 +247,9 @@ fn a_part_that_always_fails_fails_its_file_by_name_and_leaves_no_upload_open() -
 
 #[test]
 fn stalled_answers_time_out_and_are_retried() -> Result<()> {
-    use node_push::ratelimit::RateLimiter;
-    use node_push::store::s3::S3Store;
-    use node_push::upload::{compression_pool, Context, Pipeline, PipelineConfig, Reporter};
+    use engine::ratelimit::RateLimiter;
+    use engine::store::s3::S3Store;
+    use engine::upload::{compression_pool, Context, Pipeline, PipelineConfig, Reporter};
     use std::sync::Arc;
 
     let weed = SeaweedFs::start()?;
@@ -275,9 +275,11 @@ fn stalled_answers_time_out_and_are_retried() -> Result<()> {
                 .key_containing("small-5"),
         ),
     ];
-    let items = node_push::agent::plan(&node_push::cli::UploadArgs {
+    let items = node_push::agent::plan(&contract::request::UploadRequest {
         dir: Some(tmp.path().to_path_buf()),
-        ..node_push::cli::UploadArgs::new(format!("s3://{BUCKET}/stalled").parse()?)
+        ..contract::request::UploadRequest::new(contract::request::StoreRequest::new(format!(
+            "s3://{BUCKET}/stalled"
+        )))
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -286,7 +288,7 @@ fn stalled_answers_time_out_and_are_retried() -> Result<()> {
     let reporter = Reporter::collector();
     let started = std::time::Instant::now();
     let summary = runtime.block_on(async {
-        let mut config = faults::s3_config(&weed, BUCKET, &proxy.endpoint);
+        let mut config = weed.s3_config_via(BUCKET, &proxy.endpoint);
         // A stalled answer is cut off after this long (plus a second per 64 KiB sent).
         config.timeout = Duration::from_secs(3);
         let store = S3Store::connect(config).await?;
@@ -306,7 +308,7 @@ fn stalled_answers_time_out_and_are_retried() -> Result<()> {
         );
         anyhow::Ok(Pipeline::new(ctx).run(items).await)
     })?;
-    eprintln!("stalled run took {:?}", started.elapsed());
+    testkit::log!("stalled run took {:?}", started.elapsed());
     assert_eq!(
         (summary.files_done, summary.files_failed),
         (sources.len() as u64, 0)
@@ -327,7 +329,7 @@ fn stalled_answers_time_out_and_are_retried() -> Result<()> {
 #[test]
 fn a_dead_store_ends_the_run_quickly_and_the_next_run_resends_nothing_already_stored() -> Result<()>
 {
-    use node_push::message::Message;
+    use contract::message::Message;
     let mut weed = SeaweedFs::start()?;
     weed.create_bucket(BUCKET)?;
     let node_push = BinaryCopy::of("node-push")?;
@@ -353,19 +355,25 @@ fn a_dead_store_ends_the_run_quickly_and_the_next_run_resends_nothing_already_st
     let mut first = NodePushRun::start(
         &node_push.path,
         &args(&weed.endpoint, &["--rate-limit", "1500"]),
-        &credentials_line(&weed),
+        &weed.credentials_line(),
         &[FAST_RETRIES],
     )?;
     first.wait_for(
         Duration::from_secs(60),
         |m| matches!(m, Message::FileStarted { path, .. } if path.ends_with("m-big.db")),
     )?;
-    std::thread::sleep(Duration::from_secs(1));
+    // The store dies with the big file's multipart upload open.
+    let watcher = DirectStore::connect(&weed, BUCKET)?;
+    testkit::wait::until(
+        "the big file's multipart upload is open",
+        Duration::from_secs(60),
+        || matches!(watcher.open_uploads("resume/"), Ok(1)),
+    )?;
     weed.kill();
     let killed_at = std::time::Instant::now();
     let first = first.finish(RUN_LIMIT)?;
     let stopped_after = killed_at.elapsed();
-    eprintln!(
+    testkit::log!(
         "run 1 ended {stopped_after:?} after the store died:\n{}",
         first.stderr
     );
@@ -404,11 +412,11 @@ fn a_dead_store_ends_the_run_quickly_and_the_next_run_resends_nothing_already_st
     let second = NodePushRun::start(
         &node_push.path,
         &args(&proxy.endpoint, &[]),
-        &credentials_line(&weed),
+        &weed.credentials_line(),
         &[FAST_RETRIES],
     )?
     .finish(RUN_LIMIT)?;
-    eprintln!("run 2:\n{}", second.stderr);
+    testkit::log!("run 2:\n{}", second.stderr);
     ensure!(
         second.code == Some(0),
         "the resumed run failed: {}",

@@ -7,7 +7,7 @@ mod faults;
 
 use anyhow::{ensure, Context, Result};
 use faults::coordinator::{args_of, kill_process, parent_of, processes, wait_until};
-use faults::{credentials_line, write_random, BinaryCopy, DirectStore};
+use faults::{write_random, BinaryCopy, DirectStore};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
@@ -77,7 +77,7 @@ fn start_upload(setup: &Setup, prefix: &str) -> Result<Child> {
         .stderr(Stdio::null())
         .spawn()?;
     let stdin = child.stdin.as_mut().context("stdin")?;
-    writeln!(stdin, "{}", credentials_line(&setup.weed))?;
+    writeln!(stdin, "{}", setup.weed.credentials_line())?;
     stdin.flush()?;
     Ok(child)
 }
@@ -105,9 +105,10 @@ fn drop_connection_mid_upload(cut: Cut) -> Result<()> {
             == 1
     });
     ensure!(open, "the multipart upload never started");
-    std::thread::sleep(Duration::from_secs(2));
-    let node_push = node_push_pids(&setup);
-    ensure!(node_push.len() == 1, "node-push runs once: {node_push:?}");
+    let node_push =
+        testkit::wait::until_some("node-push runs once", Duration::from_secs(30), || {
+            Some(node_push_pids(&setup)).filter(|pids| pids.len() == 1)
+        })?;
     match cut {
         Cut::Client => {
             ssh.kill()?;
@@ -122,7 +123,7 @@ fn drop_connection_mid_upload(cut: Cut) -> Result<()> {
                     break pid;
                 }
             };
-            eprintln!("killing the sshd session {session}: {}", args_of(session));
+            testkit::log!("killing the sshd session {session}: {}", args_of(session));
             kill_process(session)?;
             let status = ssh.wait()?;
             assert!(!status.success(), "the client saw its connection go");
@@ -182,13 +183,12 @@ fn node_push_without_its_connection_exits_within_seconds_even_while_rate_limited
     writeln!(
         child.stdin.as_mut().unwrap(),
         "{}",
-        credentials_line(&setup.weed)
+        setup.weed.credentials_line()
     )?;
     let open = wait_until(Duration::from_secs(60), || {
         setup.direct.open_uploads("local/").unwrap_or(0) == 1
     });
     ensure!(open, "the multipart upload never started");
-    std::thread::sleep(Duration::from_secs(1));
     let closed_at = std::time::Instant::now();
     drop(child.stdin.take());
     let exited = wait_until(Duration::from_secs(10), || {
@@ -200,7 +200,7 @@ fn node_push_without_its_connection_exits_within_seconds_even_while_rate_limited
     assert!(exited, "node-push still runs 10 s after its stdin closed");
     let output = child.wait_with_output()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    eprintln!(
+    testkit::log!(
         "stopped {:?} after stdin closed:\n{stderr}",
         closed_at.elapsed()
     );

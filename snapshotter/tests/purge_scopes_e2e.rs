@@ -14,26 +14,9 @@
 mod e2e;
 
 use anyhow::{ensure, Result};
-use e2e::{Run, Stack, STACK_LOCK};
+use e2e::{ks1_rows as rows, Run, Stack, KS1_SCHEMA as SCHEMA, STACK_LOCK};
 use std::collections::BTreeSet;
 use std::path::Path;
-
-const SCHEMA: &str = "\
-create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:1};
-use ks1;
-create column family users with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
-create column family events with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
-";
-
-fn rows(table: &str, from: usize, to: usize) -> String {
-    let mut script = String::from("use ks1;\n");
-    for i in from..to {
-        script.push_str(&format!(
-            "set {table}['row{i}']['value'] = 'value {i} of {table}';\n"
-        ));
-    }
-    script
-}
 
 fn expected(from: usize, to: usize) -> BTreeSet<String> {
     (from..to).map(|i| format!("row{i}")).collect()

@@ -20,32 +20,15 @@ mod e2e;
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
-use e2e::{Run, Stack, BASE, BUCKET, STACK_LOCK};
-use node_push::manifest::ObjectEntry;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectStore, PutOptions};
+use contract::manifest::ObjectEntry;
+use e2e::{ks1_rows as rows, Run, Stack, BASE, BUCKET, KS1_SCHEMA as SCHEMA, STACK_LOCK};
+use engine::store::s3::S3Store;
+use engine::store::{ObjectStore, PutOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use testkit::cassandra::RING_TOKENS;
-
-const SCHEMA: &str = "\
-create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:1};
-use ks1;
-create column family users with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
-create column family events with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
-";
-
-fn rows(table: &str, from: usize, to: usize) -> String {
-    let mut script = String::from("use ks1;\n");
-    for i in from..to {
-        script.push_str(&format!(
-            "set {table}['row{i}']['value'] = 'value {i} of {table}';\n"
-        ));
-    }
-    script
-}
 
 /// The keys of `table` that node `node` returns (through Thrift, consistency ONE).
 fn row_keys(stack: &Stack, node: usize, table: &str) -> Result<BTreeSet<String>> {
@@ -81,17 +64,7 @@ impl Tools {
             .enable_all()
             .build()?;
         let weed = &stack.weed;
-        let store = runtime.block_on(S3Store::connect(S3Config {
-            bucket: BUCKET.to_string(),
-            region: weed.region().to_string(),
-            endpoint: Some(weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: weed.access_key().to_string(),
-                secret_key: weed.secret_key().to_string(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        }))?;
+        let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
         Ok(Tools {
             node_push,
             _dir: dir,
@@ -195,7 +168,7 @@ fn empty_dir(dir: &Path) -> Result<()> {
 fn timed<T>(what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let result = work();
-    eprintln!("=== {what}: {:.1} s", start.elapsed().as_secs_f64());
+    testkit::log!("=== {what}: {:.1} s", start.elapsed().as_secs_f64());
     result
 }
 
@@ -216,7 +189,12 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
     ensure!(first.success(), "first backup failed: {}", first.stderr);
     let name = first.json()?["backup"].as_str().unwrap().to_string();
     let between = chrono::Utc::now();
-    std::thread::sleep(Duration::from_secs(2));
+    // Backup names have a resolution of one second: the incremental must be named after `between`.
+    testkit::wait::until(
+        "the clock passes the second after the first backup",
+        Duration::from_secs(3),
+        || chrono::Utc::now().timestamp() > between.timestamp(),
+    )?;
     stack.cli(&rows("users", 60, 120))?;
     stack.flush_all("ks1")?;
     let second = timed("incremental backup", || stack.backup(&["--keyspaces=ks1"]))?;
@@ -250,7 +228,7 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
 fn until_restores_exactly_the_snapshot(
     stack: &Stack,
     tools: &Tools,
-    manifest: &node_push::manifest::Manifest,
+    manifest: &contract::manifest::Manifest,
     between: &chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -299,7 +277,7 @@ fn until_restores_exactly_the_snapshot(
 fn host_map_stages_one_nodes_data_on_another(
     stack: &Stack,
     tools: &Tools,
-    manifest: &node_push::manifest::Manifest,
+    manifest: &contract::manifest::Manifest,
 ) -> Result<()> {
     let live = stack.nodes.cassandra.data_dir(1).join("ks1/users");
     let before = files_under(&live)?;
@@ -363,7 +341,6 @@ fn interrupted_stage_leaves_no_partial_file(stack: &Stack, tools: &Tools) -> Res
         }
     }
     ensure!(restoring == 3, "the restore never started: {seen}");
-    std::thread::sleep(Duration::from_secs(2));
     let parts = |node: usize| -> Result<Vec<String>> {
         let staging = stack
             .nodes
@@ -379,23 +356,26 @@ fn interrupted_stage_leaves_no_partial_file(stack: &Stack, tools: &Tools) -> Res
             Vec::new()
         })
     };
-    let in_flight: usize = (0..3)
-        .map(|n| parts(n).map(|p| p.len()))
-        .sum::<Result<_>>()?;
-    assert!(in_flight > 0, "files were being written when interrupted");
+    let in_flight = || -> Result<usize> { (0..3).map(|n| parts(n).map(|p| p.len())).sum() };
+    // Interrupt while files are being written: wait until a `.part` file is there.
+    testkit::wait::until(
+        "a restored file is being written (.part in .restore-staging)",
+        Duration::from_secs(30),
+        || in_flight().is_ok_and(|n| n > 0),
+    )?;
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()?;
     ensure!(status.success());
     let rest: Vec<String> = lines.collect::<Result<_, _>>()?;
     let code = child.wait()?.code();
-    eprintln!("--- interrupted restore\n{seen}{}", rest.join("\n"));
+    testkit::log!("--- interrupted restore\n{seen}{}", rest.join("\n"));
     assert_eq!(code, Some(130));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while node_push_restoring()? && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    assert!(!node_push_restoring()?, "node-push still running");
+    testkit::wait::until(
+        "node-push ends after the interrupted restore",
+        Duration::from_secs(30),
+        || matches!(node_push_restoring(), Ok(false)),
+    )?;
     for node in 0..3 {
         assert_eq!(parts(node)?, Vec::<String>::new(), "node {node}");
         let staging = stack
@@ -680,6 +660,7 @@ fn in_place_rebuilds_a_wiped_node(stack: &mut Stack, tools: &Tools) -> Result<()
             Instant::now() < deadline,
             "node3 does not serve every row: {last}"
         );
+        // A poll, every 3 s: each check is two Thrift queries to the ring.
         std::thread::sleep(Duration::from_secs(3));
     }
     Ok(())
@@ -783,6 +764,7 @@ fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()>
     assert_eq!(stack.backup_names()?, before, "a dry run removes nothing");
     assert_eq!(stack.open_multipart_uploads()?, 1);
 
+    // The behaviour under test: the open upload must be older than `--abandoned-after=1s`.
     std::thread::sleep(Duration::from_secs(2));
     let purge = timed("purge", || {
         stack.coordinator(&["--json", "purge", "--keep-last=1", "--abandoned-after=1s"])

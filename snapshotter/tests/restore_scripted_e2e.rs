@@ -9,17 +9,16 @@
 //! `stdin closed` after a successful restore.
 
 use anyhow::{Context, Result};
-use node_push::layout;
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::message::Message;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectStore, PutOptions};
+use contract::layout;
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use contract::message::Message;
+use engine::store::s3::S3Store;
+use engine::store::{ObjectStore, PutOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 use testkit::seaweed::SeaweedFs;
 use testkit::sshd::{HostSpec, SshCluster};
 use testkit::tree::{table_dir_name, write_tree, Layout, Placement, TreeSpec};
@@ -133,17 +132,7 @@ fn store(weed: &SeaweedFs) -> Result<(tokio::runtime::Runtime, S3Store)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let store = runtime.block_on(S3Store::connect(S3Config {
-        bucket: BUCKET.to_string(),
-        region: weed.region().to_string(),
-        endpoint: Some(weed.endpoint.clone()),
-        credentials: CredentialSource::Explicit {
-            access_key: weed.access_key().to_string(),
-            secret_key: weed.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(30),
-    }))?;
+    let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
     Ok((runtime, store))
 }
 
@@ -240,7 +229,7 @@ fn refresh_imports_on_4_x_and_5_0_refreshes_on_3_11_and_restores_no_index_files(
         .context("cannot run cassandra-snapshotter")?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("{stderr}");
+    testkit::log!("{stderr}");
     assert!(out.status.success(), "{stdout}\n{stderr}");
 
     // What the operator reads.

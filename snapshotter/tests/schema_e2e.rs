@@ -16,13 +16,13 @@
 mod e2e;
 
 use anyhow::{ensure, Context, Result};
+use contract::layout;
 use e2e::{Stack, BASE, BUCKET, STACK_LOCK};
-use node_push::layout;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::ObjectStore;
+use engine::store::s3::S3Store;
+use engine::store::ObjectStore;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const SCHEMA: &str = "\
 create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:1};
@@ -76,17 +76,7 @@ fn read_object(stack: &Stack, key: &str) -> Result<String> {
         .enable_all()
         .build()?;
     let weed = &stack.weed;
-    let store = runtime.block_on(S3Store::connect(S3Config {
-        bucket: BUCKET.to_string(),
-        region: weed.region().to_string(),
-        endpoint: Some(weed.endpoint.clone()),
-        credentials: CredentialSource::Explicit {
-            access_key: weed.access_key().to_string(),
-            secret_key: weed.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(30),
-    }))?;
+    let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
     let bytes = runtime.block_on(store.get(key, None))?;
     Ok(String::from_utf8(bytes.to_vec())?)
 }
@@ -94,7 +84,7 @@ fn read_object(stack: &Stack, key: &str) -> Result<String> {
 fn timed<T>(what: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let result = work();
-    eprintln!("=== {what}: {:.1} s", start.elapsed().as_secs_f64());
+    testkit::log!("=== {what}: {:.1} s", start.elapsed().as_secs_f64());
     result
 }
 
@@ -130,7 +120,7 @@ fn disaster_recovery_into_an_empty_ring_with_one_command() -> Result<()> {
     // 1.2 gives its schema through cassandra-cli: stored as schema_ks1.cli, statements only.
     let cli_key = layout::cli_schema_key(BASE, &name, Some("ks1"));
     let schema = read_object(&stack, &cli_key)?;
-    eprintln!("--- {cli_key}\n{schema}");
+    testkit::log!("--- {cli_key}\n{schema}");
     assert!(schema.starts_with("create keyspace ks1"), "{schema}");
     assert!(schema.contains("create column family users"), "{schema}");
     assert!(schema.contains("create column family events"), "{schema}");

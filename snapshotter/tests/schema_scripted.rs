@@ -11,13 +11,12 @@
 //!    backup with one line naming host and keyspace; no schema object is stored.
 
 use anyhow::{ensure, Context, Result};
-use node_push::layout;
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::ObjectStore;
+use contract::layout;
+use engine::store::s3::S3Store;
+use engine::store::ObjectStore;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 use testkit::seaweed::SeaweedFs;
 use testkit::sshd::{HostSpec, SshCluster};
 use testkit::tree::{write_tree, Layout, Placement, TreeSpec};
@@ -220,7 +219,7 @@ impl Scripted {
             .stdin(Stdio::null())
             .output()?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        eprintln!("--- cassandra-snapshotter {}\n{stderr}", args.join(" "));
+        testkit::log!("--- cassandra-snapshotter {}\n{stderr}", args.join(" "));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         Ok((out.status.code(), stdout, stderr))
     }
@@ -229,17 +228,7 @@ impl Scripted {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let store = runtime.block_on(S3Store::connect(S3Config {
-            bucket: BUCKET.to_string(),
-            region: self.weed.region().to_string(),
-            endpoint: Some(self.weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: self.weed.access_key().to_string(),
-                secret_key: self.weed.secret_key().to_string(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        }))?;
+        let store = runtime.block_on(S3Store::connect(self.weed.s3_config(BUCKET)))?;
         if runtime.block_on(store.head(key))?.is_none() {
             return Ok(None);
         }
@@ -274,7 +263,7 @@ fn start(version: &str, layout: Layout, first_ip: u8) -> Result<Scripted> {
         .prefix("schema-scripted-")
         .tempdir()?;
     let warning = cqlsh_warning(version)?;
-    eprintln!("cqlsh's warning: {warning}");
+    testkit::log!("cqlsh's warning: {warning}");
     let mut specs = Vec::new();
     for (i, (alias, data)) in [("src", true), ("new", false), ("old", true)]
         .into_iter()

@@ -22,11 +22,11 @@
 mod e2e;
 
 use anyhow::{ensure, Context, Result};
+use contract::manifest::Manifest;
 use e2e::workflows::{
     batch, check_rows, check_stored, expected_rows, file_name, row_keys_in, rows_script, Ring,
 };
 use e2e::STACK_LOCK;
-use node_push::manifest::Manifest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -52,7 +52,7 @@ fn issue9_workflows_restore_every_row() -> Result<()> {
     let _turn = STACK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut ring = Ring::start()?;
-    eprintln!("=== ring start: {:.1} s", started.elapsed().as_secs_f64());
+    testkit::log!("=== ring start: {:.1} s", started.elapsed().as_secs_f64());
     let workflows: [(&str, Workflow); 6] = [
         ("scoped backup under another base path", scoped_other_base),
         ("scoped backup under the same base path", scoped_same_base),
@@ -81,14 +81,14 @@ fn issue9_workflows_restore_every_row() -> Result<()> {
             Err(panic) => Some(panic_text(&panic)),
         };
         match error {
-            None => eprintln!("=== {name}: ok ({seconds:.1} s)"),
+            None => testkit::log!("=== {name}: ok ({seconds:.1} s)"),
             Some(error) => {
-                eprintln!("=== {name}: FAILED ({seconds:.1} s): {error}");
+                testkit::log!("=== {name}: FAILED ({seconds:.1} s): {error}");
                 failed.push(format!("{name}: {error}"));
             }
         }
     }
-    eprintln!("=== all: {:.1} s", started.elapsed().as_secs_f64());
+    testkit::log!("=== all: {:.1} s", started.elapsed().as_secs_f64());
     ensure!(
         failed.is_empty(),
         "failed workflows:\n{}",
@@ -614,7 +614,7 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
         !reused.is_empty(),
         "{host}: no new SSTable reuses a committed name ({old_names:?}): the test proves nothing"
     );
-    eprintln!("{host}: rebuilt table reuses committed names {reused:?}");
+    testkit::log!("{host}: rebuilt table reuses committed names {reused:?}");
     ring.backup_ok(base, &[&keyspaces])?;
     ring.cli(&rows_script(ks, "t", 160, 190))?;
     ring.flush(ks)?;

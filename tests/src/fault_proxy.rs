@@ -13,6 +13,8 @@
 //!   never sees the request.
 //! - [`Fault::Truncate`]: the server does the work, the client gets only the first half of the answer.
 //! - [`Fault::Stall`]: the server does the work, the client gets nothing until it gives up.
+//! - [`Fault::CutAfter`], [`Fault::StallAfter`]: the same two with the cut at a given byte of the answer
+//!   (its head included), to reach a client's mid-body error paths exactly.
 //!
 //! Every request is logged ([`FaultProxy::requests`]) with the fault it got, so tests can check that the
 //! faults they asked for really happened and which keys were written.
@@ -67,6 +69,11 @@ pub enum Fault {
     Truncate,
     /// Forward the request, then send nothing back; the connection stays open until the client closes it.
     Stall,
+    /// Forward the request, send back the first `n` bytes of the answer (head included), then close.
+    CutAfter(usize),
+    /// Forward the request, send back the first `n` bytes of the answer (head included), then nothing
+    /// more until the client closes the connection.
+    StallAfter(usize),
 }
 
 impl Fault {
@@ -289,6 +296,13 @@ impl FaultProxy {
         }
     }
 
+    /// Replaces every rule with one: `fault` for every request from now on ([`clear_rules`](Self::clear_rules)
+    /// lets them through again).
+    pub fn fail_every_request(&self, fault: Fault) -> RuleId {
+        self.clear_rules();
+        self.add(Rule::new(fault).always())
+    }
+
     /// Every request seen so far, in arrival order.
     pub fn requests(&self) -> Vec<Exchange> {
         self.shared
@@ -355,7 +369,9 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) {
             drain_body(&mut client, head.content_length / 2, early_body.len());
             reset(client);
         }
-        Some(damage @ (Fault::Truncate | Fault::Stall)) => {
+        Some(
+            damage @ (Fault::Truncate | Fault::Stall | Fault::CutAfter(_) | Fault::StallAfter(_)),
+        ) => {
             if let Some(answer) = forward(&mut client, upstream, &head, &early_body) {
                 deliver_damaged(client, &answer, damage);
             }
@@ -555,28 +571,33 @@ fn close_connection(message: &[u8]) -> Vec<u8> {
 }
 
 fn deliver_damaged(mut client: TcpStream, answer: &[u8], damage: Fault) {
-    match damage {
-        Fault::Truncate => {
-            let head_end = answer
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(answer.len(), |at| at + 4);
-            let body = answer.len() - head_end;
-            let cut = if body > 0 {
-                head_end + body / 2
-            } else {
-                head_end / 2
-            };
-            let _ = client.write_all(&answer[..cut]);
-            let _ = client.shutdown(Shutdown::Both);
-        }
-        _ => {
-            // Silence: wait for the client to give up (it closes, or sends nothing more for a long time).
-            let _ = client.set_read_timeout(Some(STALL_LIMIT));
-            let mut sink = [0u8; 1024];
-            while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
-            let _ = client.shutdown(Shutdown::Both);
-        }
+    let (cut, then_stall) = match damage {
+        Fault::Truncate => (half_of(answer), false),
+        Fault::CutAfter(n) => (n.min(answer.len()), false),
+        Fault::StallAfter(n) => (n.min(answer.len()), true),
+        _ => (0, true),
+    };
+    let _ = client.write_all(&answer[..cut]);
+    if then_stall {
+        // Silence: wait for the client to give up (it closes, or sends nothing more for a long time).
+        let _ = client.set_read_timeout(Some(STALL_LIMIT));
+        let mut sink = [0u8; 1024];
+        while matches!(client.read(&mut sink), Ok(n) if n > 0) {}
+    }
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Where [`Fault::Truncate`] cuts: half way through the body, or through the head when there is no body.
+fn half_of(answer: &[u8]) -> usize {
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(answer.len(), |at| at + 4);
+    let body = answer.len() - head_end;
+    if body > 0 {
+        head_end + body / 2
+    } else {
+        head_end / 2
     }
 }
 

@@ -8,13 +8,16 @@
 pub mod cassandra;
 pub mod fault_proxy;
 pub mod fixture;
+pub mod log;
 pub mod model;
 pub mod ports;
 pub mod process;
+pub mod run;
 pub mod scripted;
 pub mod seaweed;
 pub mod sshd;
 pub mod tree;
+pub mod wait;
 
 use std::path::{Path, PathBuf};
 

@@ -23,11 +23,13 @@
 //! on the 2-core development machine (until the S3 gateway answers), creating a bucket about 0.15 s, and a
 //! restart about 3 s, most of it weed's graceful shutdown; a [`kill`](SeaweedFs::kill) is immediate.
 
+mod clients;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -355,19 +357,18 @@ impl SeaweedFs {
     /// Waits until the filer shows the bucket's directory, which is what the S3 gateway serves.
     fn wait_for_bucket(&self, name: &str) -> Result<()> {
         let filer = SocketAddr::from((IP, self.ports.filer));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if http_status(filer, &format!("/buckets/{name}/")).ok() == Some(200) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "bucket {name} did not appear in the filer of {}",
-                    self.endpoint
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // Every 20 ms: a bucket appears within a few of them, and every test creates one.
+        let appeared =
+            crate::wait::poll_every(Duration::from_millis(20), Duration::from_secs(10), || {
+                http_status(filer, &format!("/buckets/{name}/")).ok() == Some(200)
+            });
+        if !appeared {
+            bail!(
+                "bucket {name} did not appear in the filer of {}",
+                self.endpoint
+            );
         }
+        Ok(())
     }
 
     /// The directory holding the data dir and the log.
@@ -449,6 +450,7 @@ fn http_status(addr: SocketAddr, path: &str) -> Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     /// An unsigned request: with authentication on, the gateway must refuse it.
     fn unsigned_put_status(weed: &SeaweedFs, path: &str) -> u16 {
@@ -469,7 +471,7 @@ mod tests {
         let started = Instant::now();
         let mut first = SeaweedFs::start().unwrap();
         let second = SeaweedFs::start().unwrap();
-        eprintln!("two starts took {:?}", started.elapsed());
+        crate::log!("two starts took {:?}", started.elapsed());
         assert_ne!(first.endpoint, second.endpoint);
         assert_ne!(first.secret_key(), second.secret_key());
         first.create_bucket("with.dots").unwrap();
@@ -479,7 +481,7 @@ mod tests {
         let pid = first.pid().unwrap();
         let started = Instant::now();
         first.restart().unwrap();
-        eprintln!("restart took {:?}", started.elapsed());
+        crate::log!("restart took {:?}", started.elapsed());
         assert_ne!(first.pid(), Some(pid));
         assert!(first.is_running());
         // The bucket (filer metadata in the data dir) survived the restart.

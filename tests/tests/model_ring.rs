@@ -285,7 +285,7 @@ fn a_short_sequence_on_the_real_ring() -> Result<()> {
     };
     let outcome = sequence(&mut ring);
     if let Err(error) = &outcome {
-        eprintln!(
+        testkit::log!(
             "history:\n  {}\nerror: {error:#}",
             ring.history.join("\n  ")
         );
@@ -336,6 +336,6 @@ fn sequence(ring: &mut Ring) -> Result<()> {
     ring.truncate_and_restore("main", &full, "a")?;
     ring.truncate_and_restore("other", &scoped, "a")?;
     ring.truncate_and_restore("main", &full, "b")?;
-    eprintln!("history:\n  {}", ring.history.join("\n  "));
+    testkit::log!("history:\n  {}", ring.history.join("\n  "));
     Ok(())
 }

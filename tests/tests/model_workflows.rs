@@ -85,14 +85,14 @@ fn random_workflows_restore_what_the_model_says() {
                         totals.restores += summary.restores;
                         totals.coordinator_time += summary.coordinator_time;
                         if seeds.len() == 1 {
-                            eprintln!(
+                            testkit::log!(
                                 "history of seed {seed}:\n  {}",
                                 summary.history.join("\n  ")
                             );
                         }
                     }
                     Err(failure) => {
-                        eprintln!("=== sequence {} FAILED\n{}", failure.seed, failure.report);
+                        testkit::log!("=== sequence {} FAILED\n{}", failure.seed, failure.report);
                         totals.failures.push(failure.seed);
                     }
                 }
@@ -107,7 +107,7 @@ fn random_workflows_restore_what_the_model_says() {
         mut failures,
     } = totals.into_inner().unwrap();
     failures.sort_unstable();
-    eprintln!(
+    testkit::log!(
         "{} sequences of {steps} steps in {:.1}s ({transport:?}, {jobs} at once): {runs} coordinator runs \
          ({:.1}s, {:.0} ms each), {backups} backups, {restores} restores; failed seeds: {failures:?}",
         seeds.len(),

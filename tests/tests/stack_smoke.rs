@@ -32,23 +32,10 @@ fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn wait_for_file(path: &Path, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    while !path.is_file() {
-        ensure!(
-            Instant::now() < deadline,
-            "{} did not appear within {timeout:?}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
 #[test]
 fn three_node_ring_through_ssh_flush_backups_and_snapshot() -> Result<()> {
     let fixture = NodeFixture::start(3)?;
-    eprintln!(
+    testkit::log!(
         "3-node ring settled in {:.1}s",
         fixture.cassandra.startup_time().as_secs_f64()
     );
@@ -134,7 +121,11 @@ fn three_node_ring_through_ssh_flush_backups_and_snapshot() -> Result<()> {
         let link = table_dir
             .join("backups")
             .join(component.file_name().context("file name")?);
-        wait_for_file(&link, Duration::from_secs(15))?;
+        testkit::wait::until(
+            &format!("{} exists", link.display()),
+            Duration::from_secs(15),
+            || link.is_file(),
+        )?;
         assert_eq!(
             fs_err::metadata(&link)?.ino(),
             fs_err::metadata(component)?.ino(),
@@ -184,7 +175,7 @@ fn flush_without_incremental_backups_leaves_no_backups() -> Result<()> {
     let mut options = CassandraOptions::new(1);
     options.incremental_backups = IncrementalBackups::Disabled;
     let mut cluster = CassandraCluster::start_with(options, base.path())?;
-    eprintln!(
+    testkit::log!(
         "1-node ring settled in {:.1}s",
         cluster.startup_time().as_secs_f64()
     );
@@ -265,7 +256,7 @@ fn twenty_hosts_start_and_answer_quickly() -> Result<()> {
         let reply = cluster.run_ok(i, "echo \"$CASSANDRA_CONF\"")?;
         assert_eq!(reply.trim(), host.conf_dir().display().to_string());
     }
-    eprintln!(
+    testkit::log!(
         "20 sshd hosts started in {:.2}s; 20 sequential ssh round trips took {:.2}s",
         start_time.as_secs_f64(),
         started.elapsed().as_secs_f64()

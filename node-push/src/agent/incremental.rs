@@ -3,14 +3,15 @@
 //! own with `--delete-after-upload`, it commits what it stored to the node's stream registry, which
 //! deletes the links every stream has.
 
-use crate::cli::UploadArgs;
-use crate::manifest::Manifest;
-use crate::message::Message;
-use crate::store::{with_retry, ObjectStore, RetryPolicy, StoreError};
-use crate::streams::{self, StreamAction, StreamAnswer, StreamRequest, StreamSpec};
-use crate::upload::incremental::{self, Committed};
-use crate::upload::{Reporter, UploadItem};
 use anyhow::Context as _;
+use contract::manifest::Manifest;
+use contract::message::Message;
+use contract::request::UploadRequest;
+use contract::stream::{StreamAction, StreamAnswer, StreamRequest, StreamSpec};
+use engine::store::{with_retry, ObjectStore, RetryPolicy, StoreError};
+use engine::streams;
+use engine::upload::incremental::{self, Committed};
+use engine::upload::{Reporter, UploadItem};
 use std::path::PathBuf;
 
 /// `items` minus the SSTables the target backup (`--committed-manifest`) already holds, with variant
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 /// of the files not sent because the backup has them (each reported as [`Message::InBackup`]).
 pub(super) async fn against_committed(
     store: &dyn ObjectStore,
-    args: &UploadArgs,
+    args: &UploadRequest,
     host_label: &str,
     items: Vec<UploadItem>,
     reporter: &Reporter,
@@ -55,7 +56,7 @@ pub(super) async fn against_committed(
 /// and an operator's run into the same backup) would pick the same variant keys and overwrite each
 /// other's objects before either commits. The second one stops instead. `None` for plain `--dir` runs.
 pub(super) fn lock_destination(
-    args: &UploadArgs,
+    args: &UploadRequest,
     data_dirs: &[PathBuf],
 ) -> anyhow::Result<Option<fs_err::File>> {
     if data_dirs.is_empty() {
@@ -63,8 +64,8 @@ pub(super) fn lock_destination(
     }
     let locks = streams::state_dir(args.state_dir.as_deref(), data_dirs)?.join("locks");
     fs_err::create_dir_all(&locks)?;
-    let dest = args.dest.to_string();
-    let name = streams::stream_id(&dest, "", "upload");
+    let dest = args.store.url.clone();
+    let name = contract::stream::stream_id(&dest, "", "upload");
     let file = fs_err::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -82,31 +83,31 @@ pub(super) fn lock_destination(
 /// A standalone run with `--delete-after-upload` is a stream of its own: its destination and selection.
 /// Its verified uploads are its commit; links go only when every stream covering them has them.
 pub(super) fn commit_standalone(
-    args: &UploadArgs,
+    args: &UploadRequest,
     data_dirs: &[PathBuf],
     source_ids: Vec<String>,
 ) -> anyhow::Result<StreamAnswer> {
-    let dest = args.dest.to_string();
+    let dest = args.store.url.clone();
     let selection = format!(
         "keyspaces {:?}; table {:?}; except {:?}",
         args.keyspaces, args.table, args.exclude_tables
     );
     let spec = StreamSpec {
-        id: streams::stream_id(&dest, "", &selection),
+        id: contract::stream::stream_id(&dest, "", &selection),
         label: format!("node-push {dest} ({selection})"),
         keyspaces: args.keyspaces.clone(),
         table: args.table.clone(),
         exclude_tables: args.exclude_tables.clone(),
     };
     let request = StreamRequest {
-        version: streams::STREAM_REQUEST_VERSION,
+        version: contract::stream::STREAM_REQUEST_VERSION,
         stream: spec,
         // Standalone runs have no backup name: the destination is the backup.
         action: StreamAction::Commit {
             backup: dest,
             source_ids,
         },
-        expire_after_days: streams::DEFAULT_EXPIRE_AFTER_DAYS,
+        expire_after_days: contract::stream::DEFAULT_EXPIRE_AFTER_DAYS,
     };
     let state_dir = streams::state_dir(args.state_dir.as_deref(), data_dirs)?;
     streams::run(&request, data_dirs, &state_dir)

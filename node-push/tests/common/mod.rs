@@ -4,14 +4,12 @@
 //! Each `exercise_*` function works below its own key prefix, so the scenarios can share a store.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod fault_proxy;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use engine::store::{CompletedPart, ObjectStore, PutOptions, ServerSideEncryption, StoreError};
 use md5::{Digest as _, Md5};
-use node_push::store::{CompletedPart, ObjectStore, PutOptions, ServerSideEncryption, StoreError};
 
 pub const MIB: usize = 1024 * 1024;
 
@@ -42,7 +40,7 @@ pub fn expected_multipart_etag(parts: &[Bytes]) -> String {
     format!("{}-{}", hex::encode(md5(&joined)), parts.len())
 }
 
-fn keys_of(listing: &node_push::store::Listing) -> Vec<String> {
+fn keys_of(listing: &engine::store::Listing) -> Vec<String> {
     listing.objects.iter().map(|o| o.key.clone()).collect()
 }
 
@@ -427,7 +425,7 @@ pub async fn exercise_abort_and_pending(store: &dyn ObjectStore, prefix: &str) {
         .await
         .unwrap();
 
-    let ids = |uploads: Vec<node_push::store::PendingUpload>| -> BTreeSet<String> {
+    let ids = |uploads: Vec<engine::store::PendingUpload>| -> BTreeSet<String> {
         uploads.into_iter().map(|u| u.upload_id).collect()
     };
     let all = store

@@ -3,12 +3,12 @@
 //! are found by `verify` at the depth that can see them.
 
 use crate::support::*;
-use node_push::lzop::{EncoderOptions, LzopEncoder};
-use node_push::manifest::ObjectEntry;
-use node_push::message::RestoreFailure;
-use node_push::restore::{plan_restore, RestoreMode, RestoreOptions};
-use node_push::store::ObjectStore;
-use node_push::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth, VerifyReport};
+use contract::manifest::ObjectEntry;
+use contract::message::RestoreFailure;
+use engine::lzop::{EncoderOptions, LzopEncoder};
+use engine::restore::{plan_restore, RestoreMode, RestoreOptions};
+use engine::store::ObjectStore;
+use engine::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth, VerifyReport};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -3,9 +3,9 @@
 //! layout and, by hand on a node, with Cassandra's names; deep verify checks its lzop checksums.
 
 use crate::support::*;
-use node_push::layout;
-use node_push::restore::objects_from_listing;
-use node_push::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth};
+use contract::layout;
+use engine::restore::objects_from_listing;
+use engine::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth};
 use std::path::{Path, PathBuf};
 use testkit::seaweed::SeaweedFs;
 use testkit::tree::{write_tree, Layout, Placement, TreeSpec};

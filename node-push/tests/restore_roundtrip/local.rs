@@ -2,11 +2,11 @@
 //! a 256 MiB file restored with bounded memory.
 
 use crate::support::*;
-use node_push::manifest::ObjectEntry;
-use node_push::message::{Message, RestoreFailure, RestoreFile};
-use node_push::store::local::LocalStore;
-use node_push::store::ObjectStore;
-use node_push::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth};
+use contract::manifest::ObjectEntry;
+use contract::message::{Message, RestoreFailure, RestoreFile};
+use engine::store::local::LocalStore;
+use engine::store::ObjectStore;
+use engine::verify::{verify_objects, ObjectStatus, VerifyConfig, VerifyDepth};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -3,9 +3,9 @@
 
 use crate::support::*;
 use chrono::Utc;
-use node_push::layout;
-use node_push::manifest::BatchKind;
-use node_push::restore::{plan_restore, RestoreMode, RestoreOptions};
+use contract::layout;
+use contract::manifest::BatchKind;
+use engine::restore::{plan_restore, RestoreMode, RestoreOptions};
 use std::path::PathBuf;
 use testkit::seaweed::SeaweedFs;
 use testkit::tree::{write_tree, Layout, Placement, TreeSpec};

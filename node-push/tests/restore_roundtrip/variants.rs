@@ -6,11 +6,11 @@
 
 use crate::support::*;
 use chrono::Utc;
-use node_push::layout;
-use node_push::manifest::{BatchKind, ObjectEntry};
-use node_push::restore::{plan_restore, RestoreMode, RestoreOptions};
-use node_push::store::local::LocalStore;
-use node_push::store::{ObjectStore, PutOptions};
+use contract::layout;
+use contract::manifest::{BatchKind, ObjectEntry};
+use engine::restore::{plan_restore, RestoreMode, RestoreOptions};
+use engine::store::local::LocalStore;
+use engine::store::{ObjectStore, PutOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use node_push::select::{select, SelectError, Selection, Source};
+use engine::select::{select, SelectError, Selection, Source};
 
 use crate::tree::{components_big, Tree, TABLE_ID_EVENTS, TABLE_ID_USERS};
 use crate::versions::modern_node;
@@ -92,7 +92,7 @@ fn unreadable_directory_is_an_error_naming_it() {
     fs_err::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     if privileged {
         // Root reads it anyway; the unit tests cover the error path with ENAMETOOLONG instead.
-        eprintln!("skipped: running with CAP_DAC_OVERRIDE, permissions are not enforced");
+        testkit::log!("skipped: running with CAP_DAC_OVERRIDE, permissions are not enforced");
         assert!(outcome.is_ok());
         return;
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use node_push::select::{select, SelectError, Selection, Source};
+use engine::select::{select, SelectError, Selection, Source};
 
 use crate::tree::{
     components_big, relative_paths, Tree, TABLE_ID_EVENTS, TABLE_ID_USERS, TABLE_ID_USERS_DROPPED,

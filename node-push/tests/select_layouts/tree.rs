@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use node_push::select::SelectedFile;
+use engine::select::SelectedFile;
 
 /// Table ids as Cassandra 2.1+ appends them to table dir names: a UUID as 32 lowercase hex digits.
 pub const TABLE_ID_USERS: &str = "4d7f1e30a1b211eeb9620242ac120002";

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use node_push::select::{select, table_name, Selection, Source};
+use engine::select::{select, table_name, Selection, Source};
 
 use crate::tree::{
     self, components_1_2, components_2_1, components_big, components_bti, relative_paths, Tree,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use node_push::select::{
+use engine::select::{
     cassandra_yaml_settings, data_dirs_from_yaml, locate_cassandra_yaml, select, SelectError,
     Selection, Source,
 };

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::ObjectStore;
+use engine::store::s3::S3Store;
+use engine::store::ObjectStore;
 use testkit::seaweed::SeaweedFs;
 
 pub const BUCKET: &str = "standalone";
@@ -46,19 +46,7 @@ pub fn data_dir(dir: &Path, count: usize, size: usize) -> PathBuf {
 pub fn objects(weed: &SeaweedFs, prefix: &str) -> BTreeMap<String, u64> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = S3Store::connect(S3Config {
-            bucket: BUCKET.into(),
-            region: weed.region().into(),
-            endpoint: Some(weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: weed.access_key().into(),
-                secret_key: weed.secret_key().into(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        })
-        .await
-        .unwrap();
+        let store = S3Store::connect(weed.s3_config(BUCKET)).await.unwrap();
         store
             .list(prefix, None)
             .await
@@ -78,14 +66,11 @@ pub fn upload_args(weed: &SeaweedFs, data: &Path, prefix: &str, extra: &[&str]) 
         &data.display().to_string(),
         "--dest",
         &format!("s3://{BUCKET}/{prefix}"),
-        "--endpoint",
-        &weed.endpoint,
-        "--region",
-        weed.region(),
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    args.extend(weed.node_push_flags());
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
@@ -111,30 +96,16 @@ pub fn run_within(mut command: Command, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !testkit::wait::poll(limit, || !matches!(child.try_wait(), Ok(None))) {
+        let _ = child.kill();
+        panic!("still running after {limit:?}");
     }
     child.wait_with_output().unwrap()
 }
 
-/// Waits until `ready` holds, checking every 200 ms, for at most `limit`.
-pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if ready() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+/// Waits until a condition holds, for at most a limit: testkit's one poll.
+#[allow(unused_imports)] // not every test binary waits
+pub use testkit::wait::poll as wait_until;
 
 /// `promtool check metrics` on a file: its output when it complains.
 pub fn promtool_check(path: &Path) -> Result<(), String> {

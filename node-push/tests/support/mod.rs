@@ -3,12 +3,10 @@
 //! comparing restored files with their sources.
 #![allow(dead_code)] // not every test uses every helper
 
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::message::{
-    Message, NodeInput, RestoreFailure, RestoreFile, RestoreRequest, RestoreSummary,
-};
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectStore, PutOptions};
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use contract::message::{Message, RestoreFailure, RestoreFile, RestoreRequest, RestoreSummary};
+use engine::store::s3::S3Store;
+use engine::store::{ObjectStore, PutOptions};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,7 +33,7 @@ pub struct Run {
 
 impl Run {
     /// The upload summary, which must be the last line.
-    pub fn summary(&self) -> &node_push::message::Summary {
+    pub fn summary(&self) -> &contract::message::Summary {
         match self.messages.last() {
             Some(Message::Summary(summary)) => summary,
             other => panic!(
@@ -162,6 +160,7 @@ pub fn node_push_full(
                 peak_rss_kib = peak_rss_kib.max(kib);
             }
         }
+        // The sampling interval of the RSS measurement, not a wait.
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(stdin);
@@ -179,7 +178,7 @@ pub fn node_push_full(
         matches!(
             messages.first(),
             Some(Message::Hello {
-                protocol: node_push::message::PROTOCOL_VERSION,
+                protocol: contract::message::PROTOCOL_VERSION,
                 ..
             })
         ),
@@ -210,42 +209,23 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 pub fn s3_store(weed: &SeaweedFs, bucket: &str) -> Arc<dyn ObjectStore> {
-    let config = S3Config {
-        bucket: bucket.to_string(),
-        region: weed.region().to_string(),
-        endpoint: Some(weed.endpoint.clone()),
-        credentials: CredentialSource::Explicit {
-            access_key: weed.access_key().to_string(),
-            secret_key: weed.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(60),
-    };
     Arc::new(
         runtime()
-            .block_on(S3Store::connect(config))
+            .block_on(S3Store::connect(weed.s3_config(bucket)))
             .expect("connects to SeaweedFS"),
     )
 }
 
+/// [`SeaweedFs::credentials_line`], under the name upload_pipeline.rs calls it by.
 pub fn credentials_line(weed: &SeaweedFs) -> String {
-    serde_json::to_string(&NodeInput {
-        aws_access_key_id: Some(weed.access_key().to_string()),
-        aws_secret_access_key: Some(weed.secret_key().to_string()),
-        aws_session_token: None,
-    })
-    .unwrap()
+    weed.credentials_line()
 }
 
-/// Store flags for node-push against `weed`.
+/// Store flags for node-push against `weed`, credentials on stdin.
 pub fn s3_flags(weed: &SeaweedFs) -> Vec<String> {
-    args(&[
-        "--endpoint",
-        &weed.endpoint,
-        "--region",
-        weed.region(),
-        "--credentials-stdin",
-    ])
+    let mut flags = weed.node_push_flags();
+    flags.push("--credentials-stdin".to_string());
+    flags
 }
 
 /// Uploads `data_dirs`' snapshot `tag` (or incrementals) with the node-push binary; returns the entries

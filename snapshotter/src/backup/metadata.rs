@@ -1,4 +1,4 @@
-//! The objects a run writes besides the data: node-push's arguments that decide where the data goes, the
+//! The objects a run writes besides the data: node-push's upload request that decides where the data goes, the
 //! manifest with this run's batch, and ring, schema and manifest in the store (the manifest last).
 
 use super::{BackupJob, Node, Plan, State};
@@ -9,15 +9,15 @@ use crate::stages::preflight::NodeFacts;
 use crate::store;
 use bytes::Bytes;
 use chrono::Utc;
-use node_push::cli::{SseArg, UploadArgs};
-use node_push::layout;
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::store::Destination;
+use contract::layout;
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use contract::request::{Sse, StoreRequest, UploadRequest};
+use engine::store::Destination;
 use std::sync::Mutex;
 
 impl BackupJob {
-    /// The node-push arguments for `node`.
-    pub(super) fn upload_args(&self, plan: &Plan, node: &Node) -> UploadArgs {
+    /// The node-push upload request for `node`.
+    pub(super) fn upload_args(&self, plan: &Plan, node: &Node) -> UploadRequest {
         let s = &self.settings;
         let s3 = &s.common.s3;
         let host = node.remote.host();
@@ -27,7 +27,12 @@ impl BackupJob {
                 .trim_matches('/')
                 .to_string(),
         };
-        let mut args = UploadArgs::new(dest);
+        let mut args = UploadRequest::new(StoreRequest {
+            url: dest.to_string(),
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+            profile: None,
+        });
         args.cassandra_yaml = Some(node.facts.yaml_path.clone().into());
         args.keyspaces = s.keyspaces.clone();
         args.table = s.table.clone();
@@ -42,18 +47,15 @@ impl BackupJob {
             }
         }
         args.host_label = Some(host.to_string());
-        args.endpoint = s3.endpoint.clone();
-        args.region = s3.region.clone();
         args.sse = s3.sse.map(|sse| match sse {
-            crate::cli::SseChoice::Aes256 => SseArg::Aes256,
-            crate::cli::SseChoice::AwsKms => SseArg::AwsKms,
+            crate::cli::SseChoice::Aes256 => Sse::Aes256,
+            crate::cli::SseChoice::AwsKms => Sse::AwsKms,
         });
         args.sse_kms_key_id = s3.sse_kms_key_id.clone();
         args.storage_class = s3.storage_class.clone();
         args.part_size_mib = s.part_size_mib;
         args.concurrency = s.upload_concurrency;
-        args.rate_limit = s.rate_limit;
-        args.credentials_stdin = true;
+        args.rate_limit_kib = s.rate_limit;
         args
     }
 

@@ -15,9 +15,9 @@ use crate::settings::BackupSettings;
 use crate::store::{self, ManifestRead};
 use anyhow::Result;
 use chrono::Utc;
-use node_push::layout::{self, BackupName};
-use node_push::manifest::{Manifest, Selection};
-use node_push::store::ObjectStore;
+use contract::layout::{self, BackupName};
+use contract::manifest::{Manifest, Selection};
+use engine::store::ObjectStore;
 
 /// How long an incomplete backup may be resumed: a backup's name is the time its first run started, so an
 /// old one would carry a misleading name (and its snapshot would be far younger than it says).

@@ -7,9 +7,9 @@ use crate::output::Stage;
 use crate::stages::{bounded, streams};
 use crate::store;
 use chrono::Utc;
-use node_push::layout::BackupName;
-use node_push::manifest::Manifest;
-use node_push::streams::StreamAction;
+use contract::layout::BackupName;
+use contract::manifest::Manifest;
+use contract::stream::StreamAction;
 use std::sync::Mutex;
 
 impl BackupJob {
@@ -182,7 +182,7 @@ impl BackupJob {
                     if !answer.expired.is_empty() {
                         self.output.info(format!(
                             "{host}: dropped backup stream(s) not seen for {} days: {}",
-                            node_push::streams::DEFAULT_EXPIRE_AFTER_DAYS,
+                            contract::stream::DEFAULT_EXPIRE_AFTER_DAYS,
                             answer.expired.join("; ")
                         ));
                     }

@@ -9,9 +9,9 @@ use crate::stages::fake::FakeRemote;
 use crate::stages::install::NodePushBinary;
 use async_trait::async_trait;
 use clap::Parser;
-use node_push::layout;
-use node_push::manifest::{BatchKind, Manifest};
-use node_push::message::{Message, Summary, PROTOCOL_VERSION};
+use contract::layout;
+use contract::manifest::{BatchKind, Manifest, ObjectEntry};
+use contract::message::{Message, Summary, PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -65,7 +65,7 @@ fn entry(host: &str, name: &str, file: &str) -> ObjectEntry {
 }
 
 /// The stream requests a host received, in order: (script index, request).
-fn stream_requests(remote: &FakeRemote) -> Vec<(usize, node_push::streams::StreamRequest)> {
+fn stream_requests(remote: &FakeRemote) -> Vec<(usize, contract::stream::StreamRequest)> {
     remote
         .log
         .lock()
@@ -73,8 +73,39 @@ fn stream_requests(remote: &FakeRemote) -> Vec<(usize, node_push::streams::Strea
         .iter()
         .enumerate()
         .filter(|(_, (script, _))| script.contains(" stream "))
-        .map(|(i, (_, stdin))| (i, serde_json::from_slice(stdin).unwrap()))
+        .map(|(i, (_, stdin))| {
+            let line = std::str::from_utf8(stdin).unwrap().trim();
+            match contract::request::RequestLine::parse(line).unwrap().request {
+                contract::request::Request::Stream(request) => (i, request.stream),
+                other => panic!("not a stream request: {other:?}"),
+            }
+        })
         .collect()
+}
+
+/// The upload request node-push got on its stdin (the first line), and the lines after it.
+/// The fake records a stdin once it is closed, from a task of its own: waits for it (2 s at most).
+async fn upload_request(remote: &FakeRemote) -> (contract::request::UploadRequest, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let text = loop {
+        let found = remote
+            .stdin_received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .find(|text| text.contains("\"upload\""));
+        match found {
+            Some(text) => break text,
+            None if std::time::Instant::now() < deadline => tokio::task::yield_now().await,
+            None => panic!("no upload request on node-push's stdin"),
+        }
+    };
+    let (line, rest) = text.split_once('\n').unwrap();
+    match contract::request::RequestLine::parse(line).unwrap().request {
+        contract::request::Request::Upload(request) => (*request, rest.to_string()),
+        other => panic!("not an upload request: {other:?}"),
+    }
 }
 
 fn position(remote: &FakeRemote, pattern: &str) -> usize {
@@ -100,7 +131,7 @@ fn node_push_output(messages: &[Message]) -> String {
 
 /// What `node-push stream` answers on a node that keeps this stream (or not).
 fn stream_answer(registered: bool) -> String {
-    node_push_output(&[Message::Stream(node_push::streams::StreamAnswer {
+    node_push_output(&[Message::Stream(contract::stream::StreamAnswer {
         registry: "/.cassandra-snapshotter".into(),
         registry_existed: true,
         registered,
@@ -236,7 +267,7 @@ async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
     for host in &r.hosts {
         assert!(ran(host, "clearsnapshot -t 20240101000000"));
         // Registered before the snapshot, committed (with what it stored) after the manifest.
-        use node_push::streams::StreamAction;
+        use contract::stream::StreamAction;
         let requests = stream_requests(host);
         assert_eq!(requests.len(), 2, "{:?}", host.scripts());
         assert!(
@@ -256,10 +287,12 @@ async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
             .into_iter()
             .find(|s| s.contains(" upload "))
             .unwrap();
-        assert!(upload.contains("--credentials-stdin") && !upload.contains("secret-in-test"));
-        assert!(
-            upload.contains(&format!("--dest s3://bkt/base/{NAME}/{}", host.host)),
-            "{upload}"
+        assert!(upload.ends_with(" upload --request-stdin"), "{upload}");
+        let (request, credentials) = upload_request(host).await;
+        assert!(credentials.contains("secret-in-test"));
+        assert_eq!(
+            request.store.url,
+            format!("s3://bkt/base/{NAME}/{}", host.host)
         );
     }
 }
@@ -377,7 +410,7 @@ async fn a_resumed_snapshot_clears_the_old_tag_first_and_reports_what_it_did_not
             &node_push_output(&[
                 Message::FileSkipped {
                     path: format!("/d/ks/t/snapshots/{NAME}/ks-t-ia-1-Data.db"),
-                    reason: node_push::message::SkipReason::AlreadyStored {
+                    reason: contract::message::SkipReason::AlreadyStored {
                         entry: entry(host, NAME, "ks-t-ia-1-Data.db"),
                     },
                 },
@@ -484,15 +517,17 @@ async fn an_incremental_records_every_verified_object_even_when_a_host_fails() {
             .into_iter()
             .find(|s| s.contains(" upload "))
             .unwrap();
-        assert!(upload.contains("--incremental") && !upload.contains("--delete-after-upload"));
-        assert!(
-            upload.contains(&format!("--committed-manifest base/{NAME}/manifest.json")),
-            "{upload}"
+        assert!(upload.ends_with(" upload --request-stdin"), "{upload}");
+        let (request, _) = upload_request(host).await;
+        assert!(request.incremental && !request.delete_after_upload);
+        assert_eq!(
+            request.committed_manifest,
+            Some(format!("base/{NAME}/manifest.json"))
         );
         // b's verified file is committed too: its link may go, the others stay for the next run.
         let commit = stream_requests(host).pop().unwrap().1;
         assert!(
-            matches!(&commit.action, node_push::streams::StreamAction::Commit { source_ids, .. } if source_ids.len() == 1),
+            matches!(&commit.action, contract::stream::StreamAction::Commit { source_ids, .. } if source_ids.len() == 1),
             "{commit:?}"
         );
     }
@@ -514,7 +549,7 @@ async fn a_failed_manifest_write_deletes_nothing() {
         assert_eq!(requests.len(), 1, "registered, never committed");
         assert!(matches!(
             requests[0].1.action,
-            node_push::streams::StreamAction::Register { .. }
+            contract::stream::StreamAction::Register { .. }
         ));
     }
 }
@@ -627,7 +662,7 @@ async fn a_snapshot_file_that_vanished_fails_its_host() {
             },
             Message::FileSkipped {
                 path: gone.clone(),
-                reason: node_push::message::SkipReason::Vanished,
+                reason: contract::message::SkipReason::Vanished,
             },
             Message::Summary(Summary {
                 files_total: 2,

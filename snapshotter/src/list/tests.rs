@@ -4,8 +4,8 @@ use super::*;
 use crate::memstore::MemoryStore;
 use bytes::Bytes;
 use chrono::Utc;
-use node_push::manifest::{Batch, BatchKind, ObjectEntry};
-use node_push::store::PutOptions;
+use contract::manifest::{Batch, BatchKind, ObjectEntry};
+use engine::store::PutOptions;
 
 fn entry(key: &str, size: u64) -> ObjectEntry {
     ObjectEntry {

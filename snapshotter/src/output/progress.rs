@@ -1,4 +1,4 @@
-//! Per-host upload counters behind the progress bars, and byte formatting.
+//! Per-host upload counters behind the progress bars, and the one byte formatting of every report.
 
 use std::collections::HashMap;
 
@@ -42,20 +42,10 @@ impl HostProgress {
     }
 }
 
-/// `1.5 GiB`, `512 B`.
+/// Bytes for people, as the progress bars show them (indicatif's `HumanBytes`: `512 B`, `1.50 KiB`,
+/// `3.00 GiB`), so a report's sizes read like the bars above it.
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(bytes).to_string()
 }
 
 #[cfg(test)]
@@ -76,7 +66,7 @@ mod tests {
     #[test]
     fn formats_bytes() {
         assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(human_bytes(1536), "1.50 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.00 GiB");
     }
 }

@@ -16,8 +16,8 @@
 //! manifest exists but cannot be read is never removed by a rule.
 
 use chrono::{DateTime, Duration, Utc};
-use node_push::manifest::{Manifest, Selection};
-use node_push::store::PendingUpload;
+use contract::manifest::{Manifest, Selection};
+use engine::store::PendingUpload;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

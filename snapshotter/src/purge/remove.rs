@@ -9,9 +9,9 @@
 
 use super::report::Removed;
 use crate::stages::bounded;
-use node_push::layout;
-use node_push::manifest::Manifest;
-use node_push::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
+use contract::layout;
+use contract::manifest::Manifest;
+use engine::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
 use std::collections::{BTreeSet, HashMap};
 
 /// A backup to remove, with its manifest (or run record) when it has one.

@@ -3,7 +3,8 @@
 
 use super::plan::{Decision, PurgePlan};
 use crate::output::human_bytes;
-use node_push::manifest::Selection;
+use crate::output::table::{Column, Table};
+use contract::manifest::Selection;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -71,16 +72,21 @@ impl PurgeOutcome {
                     "selection unknown (no readable manifest or run record):"
                 ),
             };
+            // The decision and its reason are one cell: the reason follows its verb, unaligned.
+            let mut table = Table::without_header(vec![
+                Column::left("NAME"),
+                Column::left("STATE").min_width("incomplete".len()),
+                Column::left("DECISION"),
+            ])
+            .indented("  ");
             for d in members {
-                let _ = writeln!(
-                    out,
-                    "  {}  {:<10}  {}  ({})",
-                    d.name,
-                    if d.complete { "complete" } else { "incomplete" },
-                    if d.delete { verb } else { "keep" },
-                    d.reason
-                );
+                table.row([
+                    d.name.clone(),
+                    if d.complete { "complete" } else { "incomplete" }.to_string(),
+                    format!("{}  ({})", if d.delete { verb } else { "keep" }, d.reason),
+                ]);
             }
+            out.push_str(&table.render());
         }
         for u in &self.plan.abort_uploads {
             let _ = writeln!(

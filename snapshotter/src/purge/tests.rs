@@ -5,9 +5,9 @@ use crate::memstore::MemoryStore;
 use crate::settings::{OutputMode, Verbosity};
 use async_trait::async_trait;
 use bytes::Bytes;
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::store::local::LocalStore;
-use node_push::store::{
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use engine::store::local::LocalStore;
+use engine::store::{
     CompletedPart, Listing, ObjectMeta, PendingUpload, PutOptions, StoreError, StoreResult,
 };
 use std::sync::Mutex;

@@ -1,40 +1,17 @@
-//! Running `node-push restore --plan-stdin` on a node: the credentials line and the request line go in on
-//! its stdin (stdin then stays open: closing it cancels the run, and node-push removes its `.part` files),
-//! its JSON lines come back as one result per file.
+//! Running `node-push restore --request-stdin` on a node, through one [`session`](crate::stages::session):
+//! the request line (every file and its target) and the credentials line go in on its stdin (stdin then
+//! stays open: closing it cancels the run, and node-push removes its `.part` files), its JSON lines come
+//! back as one result per file.
 
 use crate::nodetool::Privilege;
 use crate::output::{human_bytes, Output};
-use crate::remote::{Remote, RemoteCommand, RemoteProcess};
-use crate::shell;
+use crate::remote::Remote;
 use crate::ssh::explain_ssh_failure;
+use crate::stages::session;
 use anyhow::Result;
-use node_push::cli::RestoreArgs as NodePushRestoreArgs;
-use node_push::message::{
-    Message, NodeInput, RestoreFailure, RestoreRequest, RestoreSummary, PROTOCOL_VERSION,
-};
-use std::collections::VecDeque;
+use contract::message::{Message, NodeInput, RestoreFailure, RestoreSummary};
+use contract::request::{Request, RestoreFilesRequest};
 use std::path::PathBuf;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-
-const STDERR_TAIL: usize = 20;
-
-/// `[sudo -n --] PATH restore ARGS...`, every word quoted.
-pub fn command(privilege: Privilege, path: &str, args: &NodePushRestoreArgs) -> RemoteCommand {
-    // The SSH connection is node-push's stdin: its end stops the restore, and fresh keys come that way.
-    let argv = NodePushRestoreArgs {
-        watch_stdin: true,
-        ..args.clone()
-    }
-    .to_argv();
-    RemoteCommand::new(shell::join(
-        privilege
-            .prefix()
-            .iter()
-            .copied()
-            .chain([path])
-            .chain(argv.iter().map(String::as_str)),
-    ))
-}
 
 /// One file node-push could not restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,91 +63,37 @@ impl AgentRun {
     }
 }
 
-/// Start node-push with `command`, send `input` and `request`, and collect its messages.
+/// Run node-push at `path` on `remote` with `request` and the credentials `input`, and collect its
+/// messages.
 pub async fn run(
     remote: &dyn Remote,
-    command: &RemoteCommand,
+    privilege: Privilege,
+    path: &str,
+    request: RestoreFilesRequest,
     input: &NodeInput,
-    request: &RestoreRequest,
     output: &Output,
 ) -> Result<AgentRun> {
     let host = remote.host().to_string();
-    output.verbose(format!("{host}: $ {}", command.shown()));
-    let RemoteProcess {
-        mut stdin,
-        stdout,
-        stderr,
-        exit,
-    } = remote.spawn(command).await?;
-    let mut lines = serde_json::to_string(input).expect("serialisable");
-    lines.push('\n');
-    lines.push_str(&serde_json::to_string(request).expect("serialisable"));
-    lines.push('\n');
-    if let Some(pipe) = stdin.as_mut() {
-        // A node-push that died at once shows up below through its exit and stderr.
-        let _ = pipe.write_all(lines.as_bytes()).await;
-        let _ = pipe.flush().await;
-    }
-    drop(lines);
-    let stdin = tokio::sync::Mutex::new(stdin);
-
+    let request = Request::Restore(Box::new(request));
+    let command = session::command(privilege, path, &request);
+    // The SSH connection is node-push's stdin: its end stops the restore, and fresh keys come that way.
     let mut result = AgentRun::default();
-    let stdout_done = async {
-        let mut lines = stdout.lines();
-        while let Ok(Some(text)) = lines.next_line().await {
-            match Message::parse_line(&text) {
-                Ok(Some(message)) => {
-                    if handle(&host, message, &mut result, output) {
-                        // node-push is done: closing its stdin lets it exit.
-                        *stdin.lock().await = None;
-                    }
-                }
-                Ok(None) => output.verbose(format!("{host}: {text}")),
-                Err(error) => {
-                    result.fatal = Some(error.to_string());
-                    break;
-                }
-            }
-        }
-        drop(stdin.lock().await.take());
-    };
-    let stderr_done = async {
-        let mut tail = VecDeque::new();
-        let mut lines = stderr.lines();
-        while let Ok(Some(text)) = lines.next_line().await {
-            // node-push names itself at the start of its lines already.
-            let said = text.strip_prefix("node-push: ").unwrap_or(&text);
-            output.verbose(format!("{host}: node-push: {said}"));
-            if tail.len() == STDERR_TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(text);
-        }
-        tail
-    };
-    let ((), tail) = tokio::select! {
-        done = async { tokio::join!(stdout_done, stderr_done) } => done,
-        never = crate::stages::upload::forward_fresh_keys(&stdin, input) => match never {},
-    };
-    result.stderr_tail = tail.into_iter().collect();
-    result.exit_code = exit.await.ok().flatten();
+    let end = session::run(remote, &command, request, input, output, |message| {
+        handle(&host, message, &mut result, output)
+    })
+    .await?;
+    end.record(
+        &mut result.fatal,
+        &mut result.stderr_tail,
+        &mut result.exit_code,
+    );
     Ok(result)
 }
 
 /// Apply one message; true when it is the last one.
 fn handle(host: &str, message: Message, result: &mut AgentRun, output: &Output) -> bool {
     match message {
-        Message::Hello {
-            protocol,
-            tool_version,
-            ..
-        } if protocol != PROTOCOL_VERSION => {
-            result.fatal = Some(format!(
-                "node-push {tool_version} speaks protocol {protocol}, expected {PROTOCOL_VERSION}"
-            ));
-            return true;
-        }
-        Message::Hello { .. } | Message::RestoreFileProgress { .. } => {}
+        Message::RestoreFileProgress { .. } => {}
         Message::Plan { files, bytes } => output.info(format!(
             "{host}: restoring {files} files, {}",
             human_bytes(bytes)

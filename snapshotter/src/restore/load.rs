@@ -21,7 +21,7 @@ use crate::output::Output;
 use crate::remote::{CommandOutput, Remote};
 use crate::stages::preflight::NodeBasics;
 use anyhow::Result;
-use node_push::restore::sstable::SstableName;
+use engine::restore::sstable::SstableName;
 
 /// How a refresh loads the files into Cassandra.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +36,10 @@ impl Loader {
     /// The loader of `--mode refresh` for the node's version (`refresh` when it is unknown); `None` for
     /// the modes that do not load into a running Cassandra.
     pub fn for_version(
-        mode: super::args::ModeArg,
+        mode: crate::cli::ModeArg,
         version: Option<CassandraVersion>,
     ) -> Option<Loader> {
-        if mode != super::args::ModeArg::Refresh {
+        if mode != crate::cli::ModeArg::Refresh {
             return None;
         }
         Some(match version {

@@ -3,17 +3,17 @@
 //! verified); sstableloader then streams each complete table to `--target-hosts`. A table with a file that
 //! could not be restored is not streamed, and a failing sstableloader fails its table.
 
-use super::args::ModeArg;
 use super::report::{TableReport, TableState, TargetReport};
 use super::settings::RestoreSettings;
 use super::source::split_target;
 use super::tables::Counts;
+use crate::cli::ModeArg;
 use crate::output::{human_bytes, Output};
 use anyhow::{bail, Result};
-use node_push::message::{Message, RestoreFailure};
-use node_push::ratelimit::RateLimiter;
-use node_push::restore::{restore_files, Events, FetchConfig, PlannedFile, RestoreConfig};
-use node_push::store::{ObjectStore, RetryPolicy};
+use contract::message::{Message, RestoreFailure};
+use engine::ratelimit::RateLimiter;
+use engine::restore::{restore_files, Events, FetchConfig, PlannedFile, RestoreConfig};
+use engine::store::{ObjectStore, RetryPolicy};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

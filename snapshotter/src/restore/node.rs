@@ -6,23 +6,23 @@
 //! its verified files stay in staging, where Cassandra does not look, and the error names the object.
 
 use super::agent;
-use super::args::ModeArg;
 use super::load;
 use super::placement::{place, Renumber, StagedFile, REFRESH_GENERATION_MARGIN};
 use super::report::{TableReport, TableState, TargetReport};
 use super::scripts::{self, ProcessCheck};
 use super::settings::RestoreSettings;
 use super::tables::{self, TableGroup};
+use crate::cli::ModeArg;
 use crate::nodetool::CassandraVersion;
 use crate::output::Output;
 use crate::remote::{Connector, Remote};
 use crate::stages::install::{self, NodePushBinary};
 use crate::stages::preflight::{self, NodeBasics};
 use anyhow::{bail, Result};
-use node_push::cli::RestoreArgs as NodePushRestoreArgs;
-use node_push::message::{RestoreFailure, RestoreRequest};
-use node_push::restore::PlannedFile;
-use node_push::store::Destination;
+use contract::message::RestoreFailure;
+use contract::request::{RestoreFilesRequest, StoreRequest};
+use engine::restore::PlannedFile;
+use engine::store::Destination;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,7 +59,6 @@ impl NodeRestore {
         report: &mut TargetReport,
     ) -> Result<()> {
         let s = &self.settings;
-        let privilege = s.nodes.preflight.privilege;
         let remote = self.connector.connect(target).await?;
         let remote = remote.as_ref();
         let basics = preflight::inspect(remote, &s.nodes.preflight).await?;
@@ -69,9 +68,62 @@ impl NodeRestore {
             self.output
                 .info(format!("{target}: {}", loader.describe(version)));
         }
+        let loading = loader.is_some();
+        let active = self
+            .place_groups(remote, target, &basics, loading, groups, report)
+            .await?;
+        if active.is_empty() {
+            return Ok(());
+        }
+        let complete = self
+            .restore_active(remote, target, &basics, groups, &active, report)
+            .await?;
+        if s.mode == ModeArg::Stage {
+            for &index in &complete {
+                report
+                    .tables
+                    .push(table_report(&groups[index], TableState::Staged, None));
+            }
+            return Ok(());
+        }
+        let moved = match loader {
+            Some(load::Loader::Import) => {
+                load::import_tables(remote, &basics, groups, &complete, report, &self.output)
+                    .await?
+            }
+            _ => {
+                self.move_tables(remote, &basics, groups, &complete, report)
+                    .await?
+            }
+        };
+        self.clean_staging(remote, groups, &active, &moved).await;
+        if s.mode == ModeArg::InPlace {
+            self.report_tokens(target, &basics, groups, &active, report)
+                .await;
+        }
+        Ok(())
+    }
 
-        // Where each table is, and where its files go.
-        let dirs = scripts::table_dirs(remote, privilege, &s.keyspace, &basics.data_dirs).await?;
+    /// Finds each table's live directory and where its files go; returns the groups to restore. A table
+    /// `refresh` cannot load (no live directory) is reported failed; with a loader, index SSTables are left
+    /// for Cassandra to rebuild.
+    async fn place_groups(
+        &self,
+        remote: &dyn Remote,
+        target: &str,
+        basics: &NodeBasics,
+        loading: bool,
+        groups: &mut [TableGroup],
+        report: &mut TargetReport,
+    ) -> Result<Vec<usize>> {
+        let s = &self.settings;
+        let dirs = scripts::table_dirs(
+            remote,
+            s.nodes.preflight.privilege,
+            &s.keyspace,
+            &basics.data_dirs,
+        )
+        .await?;
         let missing_live = match s.mode {
             ModeArg::InPlace => tables::MissingLiveDir::Create,
             _ => tables::MissingLiveDir::Leave,
@@ -105,7 +157,7 @@ impl NodeRestore {
                 ));
                 continue;
             }
-            if loader.is_some() {
+            if loading {
                 let indexes = group.leave_out_indexes().to_vec();
                 if !indexes.is_empty() {
                     self.output.info(format!(
@@ -121,24 +173,33 @@ impl NodeRestore {
             }
             active.push(index);
         }
-        if active.is_empty() {
-            return Ok(());
-        }
+        Ok(active)
+    }
 
+    /// Installs node-push and restores the `active` groups' files into staging; returns the groups whose
+    /// every file was restored and reports the others failed, naming the first real failure.
+    async fn restore_active(
+        &self,
+        remote: &dyn Remote,
+        target: &str,
+        basics: &NodeBasics,
+        groups: &[TableGroup],
+        active: &[usize],
+        report: &mut TargetReport,
+    ) -> Result<Vec<usize>> {
+        let s = &self.settings;
         let path = self
             .binary
             .remote_path(s.nodes.node_push_path.as_deref(), &basics.home);
         install::install(remote, &self.binary, &path, &basics.arch).await?;
-        let request = RestoreRequest {
-            files: active
-                .iter()
-                .flat_map(|&i| groups[i].files.iter().map(|f| f.file.clone()))
-                .collect(),
-        };
-        let args = self.node_push_args(&basics);
-        let command = agent::command(privilege, &path, &args);
+        let mut request = self.node_push_request(basics);
+        request.files = active
+            .iter()
+            .flat_map(|&i| groups[i].files.iter().map(|f| f.file.clone()))
+            .collect();
         let input = s.common.s3.credentials.node_input();
-        let run = agent::run(remote, &command, &input, &request, &self.output).await?;
+        let privilege = s.nodes.preflight.privilege;
+        let run = agent::run(remote, privilege, &path, request, &input, &self.output).await?;
         if let Some(summary) = &run.summary {
             report.files_restored = summary.files_done;
             report.files_failed = summary.files_failed;
@@ -148,9 +209,8 @@ impl NodeRestore {
         let done: BTreeSet<PathBuf> = run.done.iter().cloned().collect();
         let failures: BTreeMap<PathBuf, &agent::FailedFile> =
             run.failed.iter().map(|f| (f.target.clone(), f)).collect();
-
         let mut complete: Vec<usize> = Vec::new();
-        for &index in &active {
+        for &index in active {
             let group = &groups[index];
             let missing: Vec<&tables::TableFile> = group
                 .files
@@ -161,53 +221,55 @@ impl NodeRestore {
                 complete.push(index);
                 continue;
             }
-            let failed: Vec<&agent::FailedFile> = missing
-                .iter()
-                .filter_map(|f| failures.get(&f.file.target).copied())
-                .collect();
-            let first = failed
-                .iter()
-                .find(|f| f.failure != RestoreFailure::TableFailed)
-                .or(failed.first());
-            let reason = match (first, &broken) {
-                (Some(f), _) => f.error.clone(),
-                (None, Some(broken)) => broken.clone(),
-                (None, None) => format!("{} file(s) were not restored", missing.len()),
-            };
-            let where_ = if s.mode == ModeArg::Stage {
-                String::new()
-            } else {
-                "; nothing of it was moved into the live table (verified files stay in staging)"
-                    .to_string()
-            };
-            report.tables.push(table_report(
-                group,
-                TableState::Failed,
-                Some(format!("{reason}{where_}")),
-            ));
+            let reason = self.failure_reason(&missing, &failures, broken.as_deref());
+            report
+                .tables
+                .push(table_report(group, TableState::Failed, Some(reason)));
         }
         if let Some(broken) = broken {
             report.fail(broken);
         }
+        Ok(complete)
+    }
 
-        if s.mode == ModeArg::Stage {
-            for &index in &complete {
-                report
-                    .tables
-                    .push(table_report(&groups[index], TableState::Staged, None));
-            }
-            return Ok(());
-        }
-        let moved = match loader {
-            Some(load::Loader::Import) => {
-                load::import_tables(remote, &basics, groups, &complete, report, &self.output)
-                    .await?
-            }
-            _ => {
-                self.move_tables(remote, &basics, groups, &complete, report)
-                    .await?
-            }
+    /// Why a table with `missing` files failed: its first file that failed on its own, else the broken
+    /// session, else the count; outside `stage`, that its verified files stay in staging.
+    fn failure_reason(
+        &self,
+        missing: &[&tables::TableFile],
+        failures: &BTreeMap<PathBuf, &agent::FailedFile>,
+        broken: Option<&str>,
+    ) -> String {
+        let failed: Vec<&agent::FailedFile> = missing
+            .iter()
+            .filter_map(|f| failures.get(&f.file.target).copied())
+            .collect();
+        let first = failed
+            .iter()
+            .find(|f| f.failure != RestoreFailure::TableFailed)
+            .or(failed.first());
+        let reason = match (first, broken) {
+            (Some(f), _) => f.error.clone(),
+            (None, Some(broken)) => broken.to_string(),
+            (None, None) => format!("{} file(s) were not restored", missing.len()),
         };
+        let where_ = if self.settings.mode == ModeArg::Stage {
+            ""
+        } else {
+            "; nothing of it was moved into the live table (verified files stay in staging)"
+        };
+        format!("{reason}{where_}")
+    }
+
+    /// Removes the staging directories of the `moved` tables and the staging roots left empty; a failure
+    /// is a warning (the data is live already).
+    async fn clean_staging(
+        &self,
+        remote: &dyn Remote,
+        groups: &[TableGroup],
+        active: &[usize],
+        moved: &[usize],
+    ) {
         let staged_tables: Vec<String> = moved
             .iter()
             .flat_map(|&i| groups[i].staged_dirs())
@@ -217,36 +279,43 @@ impl NodeRestore {
             .map(|&i| groups[i].staging_root.clone())
             .collect();
         let roots: Vec<String> = roots.into_iter().collect();
+        let privilege = self.settings.nodes.preflight.privilege;
         if let Err(error) = scripts::clean_staging(remote, privilege, &staged_tables, &roots).await
         {
             self.output.warn(format!("{error:#}"));
         }
-        if s.mode == ModeArg::InPlace {
-            let sources: BTreeSet<String> = active
-                .iter()
-                .flat_map(|&i| groups[i].source_hosts())
-                .collect();
-            let ring = self.ring.as_deref();
-            let ssh = &self.settings.nodes.ssh;
-            report.tokens = super::ring::tokens_of(
-                ring,
-                target,
-                &basics.yaml_text,
-                &sources,
-                ssh,
-                &self.output,
-            )
-            .await;
-            for token in &report.tokens {
-                self.output.info(format!(
-                    "{target}: tokens of {} ({}): initial_token: {}",
-                    token.source_host,
-                    token.address.as_deref().unwrap_or("address unknown"),
-                    token.tokens.join(",")
-                ));
-            }
+    }
+
+    /// `in-place`: the tokens each source host had, for the operator to set as `initial_token`.
+    async fn report_tokens(
+        &self,
+        target: &str,
+        basics: &NodeBasics,
+        groups: &[TableGroup],
+        active: &[usize],
+        report: &mut TargetReport,
+    ) {
+        let sources: BTreeSet<String> = active
+            .iter()
+            .flat_map(|&i| groups[i].source_hosts())
+            .collect();
+        report.tokens = super::ring::tokens_of(
+            self.ring.as_deref(),
+            target,
+            &basics.yaml_text,
+            &sources,
+            &self.settings.nodes.ssh,
+            &self.output,
+        )
+        .await;
+        for token in &report.tokens {
+            self.output.info(format!(
+                "{target}: tokens of {} ({}): initial_token: {}",
+                token.source_host,
+                token.address.as_deref().unwrap_or("address unknown"),
+                token.tokens.join(",")
+            ));
         }
-        Ok(())
     }
 
     /// `refresh` needs Cassandra up (its version is returned, `None` when nodetool does not say it);
@@ -304,19 +373,24 @@ impl NodeRestore {
         Ok(None)
     }
 
-    fn node_push_args(&self, basics: &NodeBasics) -> NodePushRestoreArgs {
+    /// The node-push restore request for this node, without its files.
+    fn node_push_request(&self, basics: &NodeBasics) -> RestoreFilesRequest {
         let s3 = &self.settings.common.s3;
-        let mut args = NodePushRestoreArgs::plan_stdin(Destination::S3 {
+        let from = Destination::S3 {
             bucket: s3.bucket.clone(),
             prefix: s3.base_path.clone(),
-        });
-        args.endpoint = s3.endpoint.clone();
-        args.region = s3.region.clone();
-        args.credentials_stdin = true;
-        args.owner_of = basics.data_dirs.first().map(PathBuf::from);
-        args.concurrency = self.settings.concurrency;
-        args.rate_limit = self.settings.rate_limit;
-        args
+        };
+        let store = StoreRequest {
+            url: from.to_string(),
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+            profile: None,
+        };
+        let mut request = RestoreFilesRequest::new(store, Vec::new());
+        request.owner_of = basics.data_dirs.first().map(PathBuf::from);
+        request.concurrency = self.settings.concurrency;
+        request.rate_limit_kib = self.settings.rate_limit;
+        request
     }
 
     /// Moves each complete table into its live dir (and refreshes it); returns the groups moved.

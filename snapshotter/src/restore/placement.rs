@@ -12,7 +12,7 @@
 //! The moves list every non-data component first and the `Data.db` files last, so an SSTable interrupted
 //! half way has no data component and is not loaded.
 
-use node_push::restore::sstable::{Generation, SstableName};
+use engine::restore::sstable::{Generation, SstableName};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Gap between the highest live generation and the ones given to refreshed SSTables.

@@ -108,7 +108,7 @@ impl TargetReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub backup: String,
-    pub mode: super::args::ModeArg,
+    pub mode: crate::cli::ModeArg,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     pub keyspace: String,

@@ -13,9 +13,9 @@
 mod local;
 mod plan;
 
-use super::args::ModeArg;
 use super::ring::tokens_by_address;
 use super::settings::RestoreSettings;
+use crate::cli::ModeArg;
 use crate::output::Output;
 use crate::remote::{Connector, Remote};
 use crate::schema::client::{self, ClientTarget};
@@ -25,8 +25,8 @@ use crate::ssh::{SshConnector, SshContext};
 use crate::stages::preflight;
 use crate::store;
 use anyhow::{bail, Context, Result};
-use node_push::layout;
-use node_push::store::ObjectStore;
+use contract::layout;
+use engine::store::ObjectStore;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 

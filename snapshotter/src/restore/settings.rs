@@ -1,17 +1,15 @@
 //! `restore`'s checked settings: the mode (from `--mode` or the old tool's flags), the backup, what to
 //! restore, and how to reach the nodes. Every error is one line naming the flag.
 
-use super::args::{ModeArg, RestoreArgs};
-use crate::cli::GlobalArgs;
-use crate::nodetool::Privilege;
-use crate::settings::CommonSettings;
+use crate::cli::{GlobalArgs, ModeArg, RestoreArgs};
+use crate::settings::{CommonSettings, NodeAccessSettings};
 use crate::shell;
 use crate::ssh::SshOptions;
 use crate::stages::preflight::PreflightInput;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use node_push::layout::BackupName;
-use node_push::restore::{BackupSelector, HostMap};
+use contract::layout::BackupName;
+use engine::restore::{BackupSelector, HostMap};
 use std::path::PathBuf;
 
 /// How the nodes are reached, for the modes that work on them.
@@ -46,6 +44,34 @@ pub struct RestoreSettings {
     pub rate_limit: u64,
 }
 
+impl NodeAccess {
+    /// The node-access group checked, node-push's binary found, and what preflight needs.
+    fn resolve(args: &RestoreArgs, bin_dir: &str) -> Result<Self> {
+        let access = NodeAccessSettings::resolve(&args.nodes)?;
+        let node_push_binary = match access.node_push_binary {
+            Some(path) => path,
+            None => std::env::current_exe()
+                .context("cannot find this program's own path to locate node-push: give --node-push-binary")?
+                .with_file_name("node-push"),
+        };
+        Ok(NodeAccess {
+            ssh: access.ssh,
+            preflight: PreflightInput {
+                conf_path: access.conf_path,
+                nodetool_path: access.nodetool_path,
+                bin_dir: bin_dir.to_string(),
+                privilege: access.privilege,
+                nodetool_args: access.nodetool_args,
+                keyspaces: Vec::new(),
+                table: None,
+            },
+            node_push_path: access.node_push_path,
+            node_push_binary,
+            pool_size: access.pool_size,
+        })
+    }
+}
+
 impl RestoreSettings {
     pub fn resolve(global: &GlobalArgs, args: &RestoreArgs) -> Result<Self> {
         let common = CommonSettings::resolve(global, args.quiet)?;
@@ -73,37 +99,8 @@ impl RestoreSettings {
         if args.download_concurrency == 0 {
             bail!("--download-concurrency must be at least 1");
         }
-        if args.connection_pool_size == 0 {
-            bail!("--connection-pool-size must be at least 1");
-        }
-        let nodetool_args = match &args.nodetool_args {
-            Some(value) => shell::split(value.expose()).map_err(|e| {
-                anyhow::anyhow!("--nodetool-args cannot be read as shell words: {e}")
-            })?,
-            None => Vec::new(),
-        };
-        if let Some(file) = &args.ssh_config {
-            if !file.is_file() {
-                bail!("--ssh-config {}: no such file", file.display());
-            }
-        }
-        if let Some(key) = &args.sshkey {
-            if !key.is_file() {
-                bail!("--sshkey {}: no such file", key.display());
-            }
-        }
-        let node_push_binary = match &args.node_push_binary {
-            Some(path) => path.clone(),
-            None => std::env::current_exe()
-                .context("cannot find this program's own path to locate node-push: give --node-push-binary")?
-                .with_file_name("node-push"),
-        };
         let bin_dir = args.cassandra_bin_dir.trim_end_matches('/').to_string();
-        let privilege = if args.use_sudo {
-            Privilege::Sudo
-        } else {
-            Privilege::LoginUser
-        };
+        let nodes = NodeAccess::resolve(args, &bin_dir)?;
         Ok(RestoreSettings {
             common,
             mode,
@@ -116,28 +113,7 @@ impl RestoreSettings {
                 .with_context(|| format!("--restore-dir {}", args.restore_dir.display()))?,
             until,
             host_map,
-            nodes: NodeAccess {
-                ssh: SshOptions {
-                    config_file: args.ssh_config.clone(),
-                    port: args.sshport,
-                    identity: args.sshkey.clone(),
-                    user: args.user.clone(),
-                    password: args.password.clone(),
-                    connect_timeout: 15,
-                },
-                preflight: PreflightInput {
-                    conf_path: args.cassandra_conf_path.clone(),
-                    nodetool_path: args.nodetool_path.clone(),
-                    bin_dir: bin_dir.clone(),
-                    privilege,
-                    nodetool_args,
-                    keyspaces: Vec::new(),
-                    table: None,
-                },
-                node_push_path: args.node_push_path.clone(),
-                node_push_binary,
-                pool_size: args.connection_pool_size,
-            },
+            nodes,
             bin_dir,
             concurrency: args.download_concurrency,
             rate_limit: args.rate_limit,

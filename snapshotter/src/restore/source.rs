@@ -5,12 +5,12 @@
 use super::settings::RestoreSettings;
 use crate::output::Output;
 use anyhow::{bail, Context, Result};
-use node_push::manifest::{Manifest, ObjectEntry};
-use node_push::restore::{
+use contract::manifest::{Manifest, ObjectEntry};
+use engine::restore::{
     backup_objects, find_backup, plan_restore, PlannedFile, RestoreMode, RestoreOptions,
     RestorePlan,
 };
-use node_push::store::ObjectStore;
+use engine::store::ObjectStore;
 use std::path::{Path, PathBuf};
 
 /// The backup being restored and the objects that take part.

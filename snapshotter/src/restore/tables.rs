@@ -5,9 +5,9 @@
 
 use super::scripts::TableDir;
 use super::source::split_target;
-use node_push::message::RestoreFile;
-use node_push::restore::sstable::SstableName;
-use node_push::restore::PlannedFile;
+use contract::message::RestoreFile;
+use engine::restore::sstable::SstableName;
+use engine::restore::PlannedFile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -145,7 +145,7 @@ pub fn group(files: &[PlannedFile]) -> Vec<TableGroup> {
         else {
             continue;
         };
-        let table = node_push::select::table_name(&table_dir).to_string();
+        let table = engine::select::table_name(&table_dir).to_string();
         let group = groups
             .entry((keyspace.clone(), table.clone()))
             .or_insert_with(|| TableGroup {
@@ -176,7 +176,7 @@ pub fn live_dir<'a>(
 ) -> Option<&'a TableDir> {
     let candidates: Vec<&TableDir> = dirs
         .iter()
-        .filter(|d| node_push::select::table_name(d.name()) == table)
+        .filter(|d| engine::select::table_name(d.name()) == table)
         .collect();
     candidates
         .iter()

@@ -5,8 +5,8 @@ mod load;
 mod local;
 mod nodes;
 
-use super::args::RestoreArgs;
 use super::settings::RestoreSettings;
+use crate::cli::RestoreArgs;
 use crate::cli::{Cli, Command};
 use clap::Parser;
 
@@ -40,7 +40,7 @@ fn parse_only(args: &[&str]) -> Result<Box<RestoreArgs>, clap::Error> {
 
 #[test]
 fn the_old_flags_choose_a_mode_and_contradictions_are_refused() {
-    use super::args::ModeArg;
+    use crate::cli::ModeArg;
     let mode = |args: &[&str]| settings(args).map(|s| s.mode);
     assert_eq!(mode(&["--keyspace=ks", "--local"]).unwrap(), ModeArg::Local);
     assert_eq!(

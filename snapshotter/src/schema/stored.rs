@@ -8,7 +8,7 @@ use super::{Dialect, Schema};
 use crate::nodetool::CassandraVersion;
 use crate::remote::Remote;
 use anyhow::{bail, Result};
-use node_push::layout;
+use contract::layout;
 
 /// The dialect a node of `version` offers its schema in.
 pub fn dialect_of(version: CassandraVersion) -> Dialect {

@@ -28,6 +28,7 @@ pub use file::{locate, ConfigFile};
 use crate::cli::Cli;
 use anyhow::Result;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
+use contract::exit::ExitStatus;
 use std::ffi::OsString;
 
 /// What the FILES section of the man page says about the config file.
@@ -84,8 +85,8 @@ pub fn parse() -> Cli {
         Ok(cli) => cli,
         Err(CommandLineError::Usage(error)) => error.exit(),
         Err(CommandLineError::Config(error)) => {
-            eprintln!("error: {error:#}");
-            std::process::exit(2);
+            crate::output::error_line(&format!("{error:#}"));
+            std::process::exit(ExitStatus::Fatal.code());
         }
     }
 }

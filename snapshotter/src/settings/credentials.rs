@@ -1,5 +1,10 @@
 //! AWS credentials for the coordinator and the nodes, resolved once on the laptop by the same chain
-//! node-push uses (`node_push::store::s3::resolve_credentials`).
+//! node-push uses (`engine::store::s3::resolve_credentials`, in node-push/engine's
+//! `store/s3/credentials/`): there is no second reader of `~/.aws/*` here. That resolver, not the AWS
+//! SDK's `aws-config`, because node-push must stay a static musl binary of a few MB (7.0 MB x86_64,
+//! 6.1 MB aarch64 today): `aws-config` brings the smithy runtime, the STS, SSO and SSO-OIDC clients and
+//! its own HTTP/TLS stack (aws-lc-rs by default, a C build) beside the reqwest and rust-s3 we already
+//! link, for the same chain.
 //!
 //! Order: `--aws-access-key-id` (secret from `--aws-secret-access-key` or `AWS_SECRET_ACCESS_KEY`), else
 //! `--aws-profile` alone (static keys, AssumeRole, web identity, `credential_process`, SSO), else the chain
@@ -9,15 +14,15 @@
 //!
 //! Resolved keys reach the nodes as a [`NodeInput`] line on node-push's stdin. Temporary keys are renewed
 //! before they expire by a task started here; each new set is published
-//! (`node_push::store::s3::publish_keys`), which the coordinator's own store picks up and the upload
+//! (`engine::store::s3::publish_keys`), which the coordinator's own store picks up and the upload
 //! stage forwards to every node-push as one more stdin line.
 
 use crate::cli::GlobalArgs;
 use crate::secret::Secret;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use node_push::message::NodeInput;
-use node_push::store::s3::{
+use contract::message::NodeInput;
+use engine::store::s3::{
     publish_keys, renew_at, resolve_credentials, CredentialSource, Keys, NOTHING_FOUND,
 };
 
@@ -108,8 +113,8 @@ impl Credentials {
     fn from_keys(keys: Keys, origin: String) -> Self {
         Credentials::Keys {
             access_key_id: keys.access_key,
-            secret_access_key: Secret::new(keys.secret_key),
-            session_token: keys.session_token.map(Secret::new),
+            secret_access_key: keys.secret_key,
+            session_token: keys.session_token,
             origin,
             expires: keys.expires,
         }
@@ -146,9 +151,9 @@ impl Credentials {
                         publish_keys(resolved.keys);
                     }
                     Err(error) => {
-                        eprintln!(
+                        crate::output::stderr_line(&format!(
                             "warning: renewing the AWS credentials failed, trying again in 5 s: {error}"
-                        );
+                        ));
                         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                     }
                 }
@@ -166,8 +171,8 @@ impl Credentials {
                 ..
             } => NodeInput {
                 aws_access_key_id: Some(access_key_id.clone()),
-                aws_secret_access_key: Some(secret_access_key.expose().to_string()),
-                aws_session_token: session_token.as_ref().map(|t| t.expose().to_string()),
+                aws_secret_access_key: Some(secret_access_key.clone()),
+                aws_session_token: session_token.clone(),
             },
             Credentials::DefaultChain => NodeInput::default(),
         }
@@ -177,7 +182,7 @@ impl Credentials {
 /// Resolves on a thread of its own: settings are resolved before (and sometimes inside) the runtime.
 fn resolve_now(
     source: &CredentialSource,
-) -> std::result::Result<node_push::store::s3::Resolved, String> {
+) -> std::result::Result<engine::store::s3::Resolved, String> {
     let source = source.clone();
     std::thread::scope(|scope| {
         scope
@@ -189,7 +194,7 @@ fn resolve_now(
                 runtime
                     .block_on(resolve_credentials(&source))
                     .map_err(|e| match e {
-                        node_push::store::StoreError::Permanent { message, .. } => message,
+                        engine::store::StoreError::Permanent { message, .. } => message,
                         other => other.to_string(),
                     })
             })
@@ -241,7 +246,7 @@ mod tests {
         assert!(!format!("{keys:?}").contains("very-secret-value"));
         let input = keys.node_input();
         assert_eq!(
-            input.aws_secret_access_key.as_deref(),
+            input.aws_secret_access_key.as_ref().map(Secret::expose),
             Some("very-secret-value")
         );
     }
@@ -258,7 +263,7 @@ mod tests {
             aws_secret_access_key: Some("old-secret".into()),
             aws_session_token: Some("old-token".into()),
         };
-        let forward = crate::stages::upload::forward_fresh_keys(&stdin, &input);
+        let forward = crate::stages::session::forward_fresh_keys(&stdin, &input);
         let renew = async {
             let mut lines = tokio::io::BufReader::new(reader).lines();
             publish_keys(Keys {
@@ -279,7 +284,13 @@ mod tests {
         };
         let sent: NodeInput = serde_json::from_str(&line).unwrap();
         assert_eq!(sent.aws_access_key_id.as_deref(), Some("ASIANEW"));
-        assert_eq!(sent.aws_secret_access_key.as_deref(), Some("new-secret"));
-        assert_eq!(sent.aws_session_token.as_deref(), Some("new-token"));
+        assert_eq!(
+            sent.aws_secret_access_key.as_ref().map(Secret::expose),
+            Some("new-secret")
+        );
+        assert_eq!(
+            sent.aws_session_token.as_ref().map(Secret::expose),
+            Some("new-token")
+        );
     }
 }

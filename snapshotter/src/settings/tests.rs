@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::cli::{Cli, Command};
+use crate::nodetool::Privilege;
 use clap::Parser;
 
 fn resolve(extra: &[&str]) -> Result<BackupSettings> {
@@ -99,4 +100,36 @@ fn bucket_and_base_path_are_required() {
 fn nodetool_args_are_split_and_kept_out_of_debug() {
     let s = resolve(&["--hosts=h", "--nodetool-args=-u jmx -pw 'a b'"]).unwrap();
     assert_eq!(s.nodetool_args, ["-u", "jmx", "-pw", "a b"]);
+}
+
+#[test]
+fn backup_and_restore_check_node_access_alike() {
+    let nodes = |command: &[&str], extra: &str| {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(command);
+        argv.push(extra);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let args = match &cli.command {
+            Command::Backup(args) => &args.nodes,
+            Command::Restore(args) => &args.nodes,
+            _ => unreachable!(),
+        };
+        NodeAccessSettings::resolve(args).map_err(|e| e.to_string())
+    };
+    for (extra, needle) in [
+        ("--connection-pool-size=0", "--connection-pool-size"),
+        ("--sshkey=/nonexistent/key", "--sshkey"),
+        ("--ssh-config=/nonexistent/cfg", "--ssh-config"),
+        ("--nodetool-args=-pw 'open", "--nodetool-args"),
+        ("--node-push-path=", "--node-push-path"),
+    ] {
+        let backup = nodes(&["backup", "--hosts=h"], extra).unwrap_err();
+        let restore = nodes(&["restore", "--keyspace=ks"], extra).unwrap_err();
+        assert!(backup.contains(needle), "{extra}: {backup}");
+        assert_eq!(backup, restore, "{extra}");
+    }
+    let ok = nodes(&["restore", "--keyspace=ks"], "--use-sudo").unwrap();
+    assert_eq!(ok.privilege, Privilege::Sudo);
+    assert_eq!(ok.pool_size, 12);
+    assert_eq!(ok.ssh.connect_timeout, 15);
 }

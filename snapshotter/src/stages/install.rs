@@ -10,7 +10,7 @@ pub use locate::NodePushCatalog;
 use crate::remote::{Remote, RemoteCommand};
 use crate::shell;
 use anyhow::{bail, Context, Result};
-use node_push::message::{Message, PROTOCOL_VERSION};
+use contract::message::{Message, PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,7 +5,8 @@
 //!    nodetool answers (and its Cassandra version), `incremental_backups` when an incremental is due.
 //! 2. [`install`]: node-push copied to the node when its SHA-256 differs, verified, mode 0700.
 //! 3. [`snapshot`]: `nodetool snapshot` (or `flush` for an incremental); `clearsnapshot` afterwards.
-//! 4. [`upload`]: node-push on each host, its JSON lines turned into progress and manifest entries.
+//! 4. [`upload`]: node-push on each host (one [`session`] each: request and credentials on stdin, JSON
+//!    lines back), its messages turned into progress and manifest entries.
 //! 5. [`finish`]: ring, schema, and the manifest last; then [`streams`] commits the batch on each node,
 //!    the only point where `backups/` links are deleted (registered before the snapshot, checked before
 //!    an incremental).
@@ -13,6 +14,7 @@
 pub mod finish;
 pub mod install;
 pub mod preflight;
+pub mod session;
 pub mod snapshot;
 pub mod streams;
 pub mod upload;

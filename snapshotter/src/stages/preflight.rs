@@ -7,6 +7,8 @@ use crate::shell;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
+mod selection;
+
 /// What preflight learnt about one node.
 #[derive(Debug, Clone)]
 pub struct NodeFacts {
@@ -34,43 +36,6 @@ pub struct PreflightInput {
     /// `--keyspaces` and `--table`: checked to exist on the node before anything is snapshotted.
     pub keyspaces: Vec<String>,
     pub table: Option<String>,
-}
-
-/// A shell script printing `nokeyspace:KS` / `notable:KS.TABLE` for each asked-for keyspace or table that
-/// no data directory holds (a table dir is `TABLE` or, from 2.1, `TABLE-<id>`).
-fn selection_check_script(
-    data_dirs: &[String],
-    keyspaces: &[String],
-    table: Option<&str>,
-) -> String {
-    let mut script = String::new();
-    for ks in keyspaces {
-        let tests: Vec<String> = data_dirs
-            .iter()
-            .map(|d| format!("[ -d {} ]", shell::quote(&format!("{d}/{ks}"))))
-            .collect();
-        script.push_str(&format!(
-            "if ! {{ {}; }}; then echo {}; fi; ",
-            tests.join(" || "),
-            shell::quote(&format!("nokeyspace:{ks}"))
-        ));
-        if let Some(table) = table {
-            let candidates: Vec<String> = data_dirs
-                .iter()
-                .flat_map(|d| {
-                    let dir = shell::quote(&format!("{d}/{ks}/{table}"));
-                    [dir.clone(), format!("{dir}-*")]
-                })
-                .collect();
-            script.push_str(&format!(
-                "f=; for t in {}; do [ -d \"$t\" ] && f=1; done; [ -n \"$f\" ] || echo {}; ",
-                candidates.join(" "),
-                shell::quote(&format!("notable:{ks}.{table}"))
-            ));
-        }
-    }
-    script.push_str("true");
-    script
 }
 
 /// Prints `key=value` lines about the node's login environment.
@@ -126,44 +91,92 @@ pub async fn preflight(remote: &dyn Remote, input: &PreflightInput) -> Result<No
 /// asked-for keyspaces and table. The error is one line starting with the host.
 pub async fn inspect(remote: &dyn Remote, input: &PreflightInput) -> Result<NodeBasics> {
     let host = remote.host().to_string();
-    let mut facts = read_facts(remote, FACTS_SCRIPT).await?;
-    let needs_login_shell = (input.conf_path.is_none() && facts_value(&facts, "conf").is_none())
-        || (input.nodetool_path.is_none() && facts_value(&facts, "nodetool").is_none());
-    if needs_login_shell {
-        // Some installs set CASSANDRA_CONF or PATH only in the profile that a login shell reads.
-        let login = format!("sh -lc {}", shell::quote(FACTS_SCRIPT));
-        if let Ok(login_facts) = read_facts(remote, &login).await {
-            for (key, value) in login_facts {
-                if !value.is_empty() {
-                    facts.entry(key).and_modify(|v| {
-                        if v.is_empty() {
-                            v.clone_from(&value)
-                        }
-                    });
-                }
-            }
-        }
-    }
+    let facts = login_facts(remote, input).await?;
     let arch = facts_value(&facts, "arch")
         .with_context(|| format!("{host}: `uname -m` printed nothing"))?
         .to_string();
     let home = facts_value(&facts, "home").unwrap_or("").to_string();
-
     if input.privilege == Privilege::Sudo {
-        let out = remote
-            .run(&RemoteCommand::new("sudo -n true"), None)
-            .await?;
-        if !out.success() {
-            bail!(explain_sudo_failure(&host, &out.stderr)
-                .unwrap_or_else(|| format!("{host}: `sudo -n true` failed: {}", out.reason())));
+        check_sudo(remote).await?;
+    }
+    let (yaml_path, yaml_text, settings) = read_yaml(remote, input, &facts).await?;
+    let data_dirs: Vec<String> = settings
+        .dirs_to_walk()
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    check_data_dirs(remote, input.privilege, &data_dirs, &yaml_path).await?;
+    if !input.keyspaces.is_empty() {
+        selection::check(remote, input, &data_dirs).await?;
+    }
+    Ok(NodeBasics {
+        arch,
+        home,
+        yaml_path,
+        yaml_text,
+        data_dirs,
+        incremental_backups: settings.incremental_backups,
+        nodetool: nodetool(input, &facts),
+    })
+}
+
+/// The facts of [`FACTS_SCRIPT`]; what a plain shell leaves empty (`$CASSANDRA_CONF`, nodetool on
+/// PATH) is asked again from a login shell, since some installs set them only in the profile.
+async fn login_facts(
+    remote: &dyn Remote,
+    input: &PreflightInput,
+) -> Result<HashMap<String, String>> {
+    let mut facts = read_facts(remote, FACTS_SCRIPT).await?;
+    let needs_login_shell = (input.conf_path.is_none() && facts_value(&facts, "conf").is_none())
+        || (input.nodetool_path.is_none() && facts_value(&facts, "nodetool").is_none());
+    if !needs_login_shell {
+        return Ok(facts);
+    }
+    let login = format!("sh -lc {}", shell::quote(FACTS_SCRIPT));
+    if let Ok(login_facts) = read_facts(remote, &login).await {
+        for (key, value) in login_facts {
+            if !value.is_empty() {
+                facts.entry(key).and_modify(|v| {
+                    if v.is_empty() {
+                        v.clone_from(&value)
+                    }
+                });
+            }
         }
     }
+    Ok(facts)
+}
 
+async fn check_sudo(remote: &dyn Remote) -> Result<()> {
+    let host = remote.host();
+    let out = remote
+        .run(&RemoteCommand::new("sudo -n true"), None)
+        .await?;
+    if !out.success() {
+        bail!(explain_sudo_failure(host, &out.stderr)
+            .unwrap_or_else(|| format!("{host}: `sudo -n true` failed: {}", out.reason())));
+    }
+    Ok(())
+}
+
+/// `words` run with the user's privilege (`sudo -n` or not).
+fn privileged(privilege: Privilege, words: Vec<&str>) -> RemoteCommand {
+    RemoteCommand::new(shell::join(privilege.prefix().iter().copied().chain(words)))
+}
+
+/// Finds cassandra.yaml (`--cassandra-conf-path`, `$CASSANDRA_CONF`, `/etc/cassandra`), reads it from the
+/// node and parses it: its path, its text and its settings.
+async fn read_yaml(
+    remote: &dyn Remote,
+    input: &PreflightInput,
+    facts: &HashMap<String, String>,
+) -> Result<(String, String, engine::select::YamlSettings)> {
+    let host = remote.host();
     let conf = input
         .conf_path
         .clone()
-        .or_else(|| facts_value(&facts, "conf").map(str::to_string))
-        .or_else(|| facts_value(&facts, "etc_conf").map(str::to_string))
+        .or_else(|| facts_value(facts, "conf").map(str::to_string))
+        .or_else(|| facts_value(facts, "etc_conf").map(str::to_string))
         .with_context(|| {
             format!(
                 "{host}: cannot find cassandra.yaml: $CASSANDRA_CONF is not set and neither \
@@ -171,25 +184,29 @@ pub async fn inspect(remote: &dyn Remote, input: &PreflightInput) -> Result<Node
             )
         })?;
     let yaml_path = yaml_in(&conf);
-    let privileged = |words: Vec<&str>| {
-        RemoteCommand::new(shell::join(
-            input.privilege.prefix().iter().copied().chain(words),
-        ))
-    };
     let yaml = remote
-        .run(&privileged(vec!["cat", "--", &yaml_path]), None)
+        .run(
+            &privileged(input.privilege, vec!["cat", "--", &yaml_path]),
+            None,
+        )
         .await?;
     if !yaml.success() {
-        let reason = explain_sudo_failure(&host, &yaml.stderr).unwrap_or_else(|| yaml.reason());
+        let reason = explain_sudo_failure(host, &yaml.stderr).unwrap_or_else(|| yaml.reason());
         bail!("{host}: cannot read cassandra.yaml at {yaml_path}: {reason}");
     }
     let settings =
         parse_yaml(&yaml_path, &yaml.stdout).map_err(|e| anyhow::anyhow!("{host}: {e}"))?;
-    let data_dirs: Vec<String> = settings
-        .dirs_to_walk()
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect();
+    Ok((yaml_path, yaml.stdout, settings))
+}
+
+/// Every data directory exists and the SSH user (with its privilege) can read it.
+async fn check_data_dirs(
+    remote: &dyn Remote,
+    privilege: Privilege,
+    data_dirs: &[String],
+    yaml_path: &str,
+) -> Result<()> {
+    let host = remote.host();
     let mut check = vec![
         "sh",
         "-c",
@@ -197,13 +214,13 @@ pub async fn inspect(remote: &dyn Remote, input: &PreflightInput) -> Result<Node
         "sh",
     ];
     check.extend(data_dirs.iter().map(String::as_str));
-    let missing = remote.run(&privileged(check), None).await?;
+    let missing = remote.run(&privileged(privilege, check), None).await?;
     for line in missing.stdout.lines() {
         if let Some(dir) = line.strip_prefix("missing:") {
             bail!("{host}: data directory {dir} (data_file_directories in {yaml_path}) does not exist");
         }
         if let Some(dir) = line.strip_prefix("unreadable:") {
-            let hint = match input.privilege {
+            let hint = match privilege {
                 Privilege::LoginUser => "use --use-sudo, or log in as Cassandra's user",
                 Privilege::Sudo => "check its permissions",
             };
@@ -216,54 +233,26 @@ pub async fn inspect(remote: &dyn Remote, input: &PreflightInput) -> Result<Node
             missing.reason()
         );
     }
+    Ok(())
+}
 
-    if !input.keyspaces.is_empty() {
-        let script = selection_check_script(&data_dirs, &input.keyspaces, input.table.as_deref());
-        let out = remote
-            .run(&privileged(vec!["sh", "-c", &script]), None)
-            .await?;
-        if !out.success() {
-            bail!("{host}: cannot check the keyspaces: {}", out.reason());
-        }
-        for line in out.stdout.lines() {
-            if let Some(ks) = line.strip_prefix("nokeyspace:") {
-                bail!(
-                    "{host}: keyspace {ks} (--keyspaces) not found in data directories {}",
-                    data_dirs.join(", ")
-                );
-            }
-            if let Some(table) = line.strip_prefix("notable:") {
-                bail!(
-                    "{host}: table {table} (--table) not found in data directories {}",
-                    data_dirs.join(", ")
-                );
-            }
-        }
-    }
-
-    let nodetool_path = input
+/// nodetool, resolved but not run: `--nodetool-path`, else the one on the node's PATH, else in
+/// `--cassandra-bin-dir`.
+fn nodetool(input: &PreflightInput, facts: &HashMap<String, String>) -> NodeTool {
+    let path = input
         .nodetool_path
         .clone()
         .or_else(|| {
-            facts_value(&facts, "nodetool")
+            facts_value(facts, "nodetool")
                 .filter(|p| p.starts_with('/'))
                 .map(str::to_string)
         })
         .unwrap_or_else(|| format!("{}/nodetool", input.bin_dir));
-    let nodetool = NodeTool {
-        path: nodetool_path,
+    NodeTool {
+        path,
         privilege: input.privilege,
         extra_args: input.nodetool_args.clone(),
-    };
-    Ok(NodeBasics {
-        arch,
-        home,
-        yaml_path,
-        yaml_text: yaml.stdout,
-        data_dirs,
-        incremental_backups: settings.incremental_backups,
-        nodetool,
-    })
+    }
 }
 
 async fn read_facts(remote: &dyn Remote, script: &str) -> Result<HashMap<String, String>> {
@@ -298,11 +287,11 @@ pub fn yaml_in(conf: &str) -> String {
 
 /// Parse cassandra.yaml text read from a node with node-push's own rules (through a local temp file,
 /// since node-push reads a path); errors name the node's path, not the temp file.
-fn parse_yaml(remote_path: &str, text: &str) -> Result<node_push::select::YamlSettings, String> {
+fn parse_yaml(remote_path: &str, text: &str) -> Result<engine::select::YamlSettings, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temp dir: {e}"))?;
     let local = dir.path().join("cassandra.yaml");
     fs_err::write(&local, text).map_err(|e| e.to_string())?;
-    node_push::select::cassandra_yaml_settings(&local).map_err(|e| {
+    engine::select::cassandra_yaml_settings(&local).map_err(|e| {
         e.to_string()
             .replace(&local.display().to_string(), remote_path)
     })
@@ -310,32 +299,3 @@ fn parse_yaml(remote_path: &str, text: &str) -> Result<node_push::select::YamlSe
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod selection_tests {
-    use super::selection_check_script;
-
-    #[test]
-    fn finds_missing_keyspaces_and_tables_in_any_data_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        let d1 = dir.path().join("d1");
-        let d2 = dir.path().join("d 2");
-        fs_err::create_dir_all(d1.join("ks1/users")).unwrap();
-        fs_err::create_dir_all(d2.join("ks2/events-0123456789abcdef0123456789abcdef")).unwrap();
-        let dirs = vec![d1.display().to_string(), d2.display().to_string()];
-        let check = |ks: &[&str], table: Option<&str>| {
-            let ks: Vec<String> = ks.iter().map(|s| s.to_string()).collect();
-            let out = std::process::Command::new("sh")
-                .args(["-c", &selection_check_script(&dirs, &ks, table)])
-                .output()
-                .unwrap();
-            assert!(out.status.success());
-            String::from_utf8(out.stdout).unwrap()
-        };
-        assert_eq!(check(&["ks1", "ks2"], None), "");
-        assert_eq!(check(&["ks1", "nope"], None), "nokeyspace:nope\n");
-        assert_eq!(check(&["ks1"], Some("users")), "");
-        assert_eq!(check(&["ks2"], Some("events")), "");
-        assert_eq!(check(&["ks1", "ks2"], Some("users")), "notable:ks2.users\n");
-    }
-}

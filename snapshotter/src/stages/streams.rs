@@ -1,17 +1,17 @@
-//! The backup's stream on each node (see `node_push::streams`): registered before a snapshot is taken,
+//! The backup's stream on each node (see `engine::streams`): registered before a snapshot is taken,
 //! asked for before an incremental relies on `backups/`, and committed after the manifest is written,
 //! which is when, and only when, `backups/` links may be deleted.
 
+use super::session;
 use crate::nodetool::Privilege;
-use crate::remote::{Remote, RemoteCommand};
+use crate::remote::Remote;
 use crate::settings::BackupSettings;
-use crate::shell;
 use anyhow::{bail, Result};
-use node_push::cli::StreamArgs;
-use node_push::manifest::Selection;
-use node_push::message::Message;
-use node_push::streams::{
-    self, StreamAction, StreamAnswer, StreamRequest, StreamSpec, STREAM_REQUEST_VERSION,
+use contract::manifest::Selection;
+use contract::message::Message;
+use contract::request::{NodeStreamRequest, Request, Session};
+use contract::stream::{
+    StreamAction, StreamAnswer, StreamRequest, StreamSpec, STREAM_REQUEST_VERSION,
 };
 
 /// The stream of this run: its store, base path and selection.
@@ -26,7 +26,7 @@ pub fn spec(settings: &BackupSettings) -> StreamSpec {
     );
     let store = format!("{}/{}", s3.endpoint.as_deref().unwrap_or("s3:"), s3.bucket);
     StreamSpec {
-        id: streams::stream_id(&store, &s3.base_path, &selection.to_string()),
+        id: contract::stream::stream_id(&store, &s3.base_path, &selection.to_string()),
         label: format!("s3://{}/{} ({selection})", s3.bucket, s3.base_path),
         keyspaces: settings.keyspaces.clone(),
         table: settings.table.clone(),
@@ -50,29 +50,20 @@ pub async fn call(
     action: StreamAction,
 ) -> Result<StreamAnswer> {
     let host = remote.host();
-    let args = StreamArgs {
+    let request = Request::Stream(Box::new(NodeStreamRequest {
         cassandra_yaml: Some(node_push.yaml_path.into()),
         data_dirs: Vec::new(),
         state_dir: None,
-    };
-    let argv = args.to_argv();
-    let command = RemoteCommand::new(shell::join(
-        node_push
-            .privilege
-            .prefix()
-            .iter()
-            .copied()
-            .chain([node_push.path])
-            .chain(argv.iter().map(String::as_str)),
-    ));
-    let request = StreamRequest {
-        version: STREAM_REQUEST_VERSION,
-        stream: spec.clone(),
-        action,
-        expire_after_days: streams::DEFAULT_EXPIRE_AFTER_DAYS,
-    };
-    let mut line = serde_json::to_string(&request).expect("serialisable");
-    line.push('\n');
+        stream: StreamRequest {
+            version: STREAM_REQUEST_VERSION,
+            stream: spec.clone(),
+            action,
+            expire_after_days: contract::stream::DEFAULT_EXPIRE_AFTER_DAYS,
+        },
+    }));
+    // A short run: its stdin is the request line alone, and closes after it.
+    let command = session::command(node_push.privilege, node_push.path, &request);
+    let line = session::stdin_lines(Session::default(), request, None);
     let out = remote.run(&command, Some(line.as_bytes())).await?;
     for text in out.stdout.lines() {
         match Message::parse_line(text) {
@@ -135,10 +126,19 @@ mod tests {
         assert_eq!(got, answer);
         assert_eq!(
             remote.scripts(),
-            ["sudo -n -- /home/u/.cache/node-push stream --cassandra-yaml /etc/cassandra/cassandra.yaml"]
+            ["sudo -n -- /home/u/.cache/node-push stream --request-stdin"]
         );
         let stdin = remote.log.lock().unwrap()[0].1.clone();
-        let request: StreamRequest = serde_json::from_slice(&stdin).unwrap();
-        assert_eq!(request.stream, spec);
+        let line =
+            contract::request::RequestLine::parse(std::str::from_utf8(&stdin).unwrap().trim())
+                .unwrap();
+        let Request::Stream(request) = line.request else {
+            panic!("not a stream request")
+        };
+        assert_eq!(request.stream.stream, spec);
+        assert_eq!(
+            request.cassandra_yaml.as_deref(),
+            Some(std::path::Path::new("/etc/cassandra/cassandra.yaml"))
+        );
     }
 }

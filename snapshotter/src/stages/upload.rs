@@ -1,41 +1,40 @@
-//! Running node-push on a node: credentials go in as one JSON line on its stdin (never argv or the remote
-//! environment), its stdout comes back as [`Message`] lines that drive the progress display and yield
-//! the manifest entries, and its stderr is kept for error messages (and shown with `--verbose`).
+//! Running `node-push upload` on a node, through one [`session`](super::session): the
+//! [`UploadRequest`] and the credentials go in on its stdin (never argv or the remote environment), its
+//! [`Message`] lines drive the progress display and yield the manifest entries, and its stderr is kept
+//! for error messages (and shown with `--verbose`).
 
+use super::session;
 use crate::nodetool::Privilege;
 use crate::output::Output;
-use crate::remote::{Remote, RemoteCommand, RemoteProcess};
-use crate::shell;
+use crate::remote::{Remote, RemoteCommand};
 use crate::ssh::explain_ssh_failure;
 use anyhow::Result;
-use node_push::cli::UploadArgs;
-use node_push::manifest::ObjectEntry;
-use node_push::message::{Message, NodeInput, SkipReason, Summary, PROTOCOL_VERSION};
-use std::collections::VecDeque;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-
-/// How many of node-push's last stderr lines are kept for the error message.
-const STDERR_TAIL: usize = 20;
+use contract::exit::ExitStatus;
+use contract::manifest::ObjectEntry;
+use contract::message::{Message, NodeInput, SkipReason, Summary};
+use contract::request::{Request, UploadRequest};
 /// How many failed files of a host are shown as errors while the upload runs (the rest with --verbose);
 /// the host's failure line at the end gives the count.
 const FAILURES_SHOWN: usize = 5;
 
-/// The node-push command line: `[sudo -n --] PATH upload ARGS...`, every word quoted.
-pub fn node_push_command(privilege: Privilege, path: &str, args: &UploadArgs) -> RemoteCommand {
-    // The SSH connection is node-push's stdin: its end stops the upload, and fresh keys come that way.
-    let argv = UploadArgs {
-        watch_stdin: true,
-        ..args.clone()
+/// How node-push is run on a node for an upload: its command line and its request.
+#[derive(Debug, Clone)]
+pub struct NodePushCall {
+    pub command: RemoteCommand,
+    pub request: Request,
+}
+
+/// `[sudo -n --] PATH upload --request-stdin`, and the request to send.
+pub fn node_push_command(
+    privilege: Privilege,
+    path: &str,
+    request: &UploadRequest,
+) -> NodePushCall {
+    let request = Request::Upload(Box::new(request.clone()));
+    NodePushCall {
+        command: session::command(privilege, path, &request),
+        request,
     }
-    .to_argv();
-    RemoteCommand::new(shell::join(
-        privilege
-            .prefix()
-            .iter()
-            .copied()
-            .chain([path])
-            .chain(argv.iter().map(String::as_str)),
-    ))
 }
 
 /// What node-push on one host did.
@@ -92,7 +91,7 @@ impl HostUpload {
                 .cloned()
                 .unwrap_or_else(|| "no message".into())
         };
-        if self.exit_code != Some(0) {
+        if self.exit_code.and_then(ExitStatus::from_code) != Some(ExitStatus::Success) {
             let code = self
                 .exit_code
                 .map_or("a signal".to_string(), |c| format!("exit code {c}"));
@@ -111,111 +110,36 @@ impl HostUpload {
     }
 }
 
-/// Run node-push on `remote` with `args`, feeding it `input` on stdin.
+/// Run node-push on `remote` as `call` says, with the credentials `input`.
 pub async fn run(
     remote: &dyn Remote,
-    command: &RemoteCommand,
+    call: &NodePushCall,
     input: &NodeInput,
     output: &Output,
 ) -> Result<HostUpload> {
     let host = remote.host().to_string();
-    output.verbose(format!("{host}: $ {}", command.shown()));
-    let RemoteProcess {
-        mut stdin,
-        stdout,
-        stderr,
-        exit,
-    } = remote.spawn(command).await?;
-    let mut line = serde_json::to_string(input).expect("serialisable");
-    line.push('\n');
-    if let Some(pipe) = stdin.as_mut() {
-        // A node-push that died at once shows up below through its exit and stderr.
-        let _ = pipe.write_all(line.as_bytes()).await;
-        let _ = pipe.flush().await;
-    }
-    drop(line);
-    let stdin = tokio::sync::Mutex::new(stdin);
-
     let mut result = HostUpload::default();
-    let stdout_done = async {
-        let mut lines = stdout.lines();
-        while let Ok(Some(text)) = lines.next_line().await {
-            match Message::parse_line(&text) {
-                Ok(Some(message)) => {
-                    let last = handle(&host, message, &mut result, output);
-                    if last {
-                        // node-push is done: closing its stdin lets it exit.
-                        *stdin.lock().await = None;
-                    }
-                }
-                Ok(None) => output.verbose(format!("{host}: {text}")),
-                Err(error) => {
-                    result.fatal = Some(error.to_string());
-                    break;
-                }
-            }
-        }
-        drop(stdin.lock().await.take());
-    };
-    let stderr_done = async {
-        let mut tail = VecDeque::new();
-        let mut lines = stderr.lines();
-        while let Ok(Some(text)) = lines.next_line().await {
-            output.verbose(format!("{host}: node-push: {text}"));
-            if tail.len() == STDERR_TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(text);
-        }
-        tail
-    };
-    let ((), tail) = tokio::select! {
-        done = async { tokio::join!(stdout_done, stderr_done) } => done,
-        never = forward_fresh_keys(&stdin, input) => match never {},
-    };
-    result.stderr_tail = tail.into_iter().collect();
-    result.exit_code = exit.await.ok().flatten();
+    let end = session::run(
+        remote,
+        &call.command,
+        call.request.clone(),
+        input,
+        output,
+        |message| handle(&host, message, &mut result, output),
+    )
+    .await?;
+    end.record(
+        &mut result.fatal,
+        &mut result.stderr_tail,
+        &mut result.exit_code,
+    );
     output.upload_finished(&host);
     Ok(result)
 }
 
 /// Apply one message; true when it is the last one of the run.
-/// Sends each set of renewed keys (see `settings::credentials`) to node-push as one more stdin line, as
-/// long as its stdin is open. Only when the node got keys from us at the start.
-pub async fn forward_fresh_keys<W: tokio::io::AsyncWrite + Unpin>(
-    stdin: &tokio::sync::Mutex<Option<W>>,
-    input: &NodeInput,
-) -> std::convert::Infallible {
-    let mut keys = node_push::store::s3::subscribe_keys();
-    keys.mark_unchanged();
-    while input.aws_access_key_id.is_some() && keys.changed().await.is_ok() {
-        let Some(fresh) = keys.borrow_and_update().clone() else {
-            continue;
-        };
-        let mut line = serde_json::to_string(&fresh.node_input()).expect("serialisable");
-        line.push('\n');
-        let mut pipe = stdin.lock().await;
-        let Some(pipe) = pipe.as_mut() else { break };
-        let _ = pipe.write_all(line.as_bytes()).await;
-        let _ = pipe.flush().await;
-    }
-    std::future::pending().await
-}
-
 fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output) -> bool {
     match message {
-        Message::Hello {
-            protocol,
-            tool_version,
-            ..
-        } => {
-            if protocol != PROTOCOL_VERSION {
-                result.fatal = Some(format!(
-                    "node-push {tool_version} speaks protocol {protocol}, expected {PROTOCOL_VERSION}"
-                ));
-                return true;
-            }
-        }
         Message::Plan { files, bytes } => output.upload_plan(host, files, bytes),
         Message::FileStarted { path, .. } => output.verbose(format!("{host}: uploading {path}")),
         Message::FileProgress {

@@ -4,16 +4,15 @@
 pub mod workflows;
 
 use anyhow::{bail, Context, Result};
-use node_push::layout;
-use node_push::manifest::{Manifest, ObjectEntry};
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::ObjectStore;
+use contract::layout;
+use contract::manifest::{Manifest, ObjectEntry};
+use engine::store::s3::S3Store;
+use engine::store::ObjectStore;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
 use testkit::fixture::{NodeFixture, NodeFixtureOptions};
 use testkit::seaweed::SeaweedFs;
 use testkit::sshd::LoginUser;
@@ -25,27 +24,26 @@ pub static STACK_LOCK: Mutex<()> = Mutex::new(());
 pub const BUCKET: &str = "e2e.backups";
 pub const BASE: &str = "e2e";
 
-/// One run of the coordinator.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use testkit::run::Run;
 
-impl Run {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
+/// Keyspace ks1 with the tables `users` and `events`, as a Thrift CLI script.
+pub const KS1_SCHEMA: &str = "\
+create keyspace ks1 with placement_strategy = 'SimpleStrategy' and strategy_options = {replication_factor:1};
+use ks1;
+create column family users with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
+create column family events with comparator = UTF8Type and key_validation_class = UTF8Type and default_validation_class = UTF8Type;
+";
 
-    pub fn json(&self) -> Result<serde_json::Value> {
-        serde_json::from_str(&self.stdout).with_context(|| {
-            format!(
-                "stdout is not JSON: {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
+/// A Thrift CLI script setting `row<i>` of `ks1.<table>` for `i` in `from..to`.
+pub fn ks1_rows(table: &str, from: usize, to: usize) -> String {
+    let mut script = String::from("use ks1;\n");
+    for i in from..to {
+        script.push_str(&format!(
+            "set {table}['row{i}']['value'] = 'value {i} of {table}';\n"
+        ));
     }
+    script
 }
 
 pub struct Stack {
@@ -72,17 +70,7 @@ impl Stack {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let store = runtime.block_on(S3Store::connect(S3Config {
-            bucket: BUCKET.to_string(),
-            region: weed.region().to_string(),
-            endpoint: Some(weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: weed.access_key().to_string(),
-                secret_key: weed.secret_key().to_string(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        }))?;
+        let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
         let bin_dir = tempfile::tempdir()?;
         let node_push = bin_dir.path().join("node-push");
         fs_err::copy(testkit::workspace_bin("node-push")?, &node_push)?;
@@ -135,7 +123,7 @@ impl Stack {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         };
-        eprintln!(
+        testkit::log!(
             "--- cassandra-snapshotter {}\n{}",
             args.join(" "),
             run.stderr

@@ -6,16 +6,16 @@
 
 use super::{Run, Stack, BUCKET};
 use anyhow::{bail, ensure, Context, Result};
-use node_push::layout;
-use node_push::manifest::{Manifest, ObjectEntry};
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{ObjectMeta, ObjectStore};
+use contract::layout;
+use contract::manifest::{Manifest, ObjectEntry};
+use engine::store::s3::S3Store;
+use engine::store::{ObjectMeta, ObjectStore};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use testkit::fault_proxy::{Exchange, FaultProxy};
+use testkit::run::finish;
 
 /// No coordinator run of these tests takes nearly this long; one that does is killed and fails.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
@@ -38,17 +38,7 @@ impl Ring {
             .enable_all()
             .build()?;
         let weed = &stack.weed;
-        let store = runtime.block_on(S3Store::connect(S3Config {
-            bucket: BUCKET.to_string(),
-            region: weed.region().to_string(),
-            endpoint: Some(weed.endpoint.clone()),
-            credentials: CredentialSource::Explicit {
-                access_key: weed.access_key().to_string(),
-                secret_key: weed.secret_key().to_string(),
-                session_token: None,
-            },
-            timeout: Duration::from_secs(30),
-        }))?;
+        let store = runtime.block_on(S3Store::connect(weed.s3_config(BUCKET)))?;
         let bin_dir = tempfile::tempdir()?;
         let node_push = bin_dir.path().join("node-push");
         fs_err::copy(testkit::workspace_bin("node-push")?, &node_push)?;
@@ -89,7 +79,7 @@ impl Ring {
             .context("cannot run cassandra-snapshotter")?;
         let started = Instant::now();
         let run = finish(child, RUN_LIMIT)?;
-        eprintln!(
+        testkit::log!(
             "--- cassandra-snapshotter --s3-base-path {base} {} (exit {:?}, {:.1} s)\n{}",
             args.join(" "),
             run.code,
@@ -202,7 +192,7 @@ impl Ring {
         let started = Instant::now();
         let out = self.stack.nodes.cassandra.cli(0, script);
         let first = script.lines().nth(1).unwrap_or_default();
-        eprintln!(
+        testkit::log!(
             "--- cassandra-cli ({first} ...): {:.1} s",
             started.elapsed().as_secs_f64()
         );
@@ -221,7 +211,7 @@ impl Ring {
                 .into_iter()
                 .try_for_each(|f| f.join().map_err(|_| anyhow::anyhow!("flush panicked"))?)
         })?;
-        eprintln!(
+        testkit::log!(
             "--- flush {keyspace}: {:.1} s",
             started.elapsed().as_secs_f64()
         );
@@ -439,40 +429,4 @@ pub fn check_stored(ring: &Ring, base: &str, manifest: &Manifest) -> Result<()> 
         );
     }
     Ok(())
-}
-
-/// Waits for `child` (stdout and stderr piped) to end; kills it after `limit`.
-fn finish(mut child: std::process::Child, limit: Duration) -> Result<Run> {
-    let pipes: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().context("stdout piped")?),
-        Box::new(child.stderr.take().context("stderr piped")?),
-    ];
-    let readers: Vec<_> = pipes
-        .into_iter()
-        .map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        })
-        .collect();
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the coordinator did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut texts = readers.into_iter().map(|r| r.join().unwrap_or_default());
-    Ok(Run {
-        code: status.code(),
-        stdout: texts.next().unwrap_or_default(),
-        stderr: texts.next().unwrap_or_default(),
-    })
 }

@@ -3,15 +3,14 @@
 //! watcher that samples every process's arguments for a secret while a run goes on.
 
 use super::{BinaryCopy, DirectStore};
-use anyhow::{bail, Context, Result};
-use node_push::layout;
-use node_push::manifest::Manifest;
-use std::io::Read;
+use anyhow::Result;
+use contract::layout;
+use contract::manifest::Manifest;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::fixture::NodeFixture;
 use testkit::seaweed::SeaweedFs;
 
@@ -23,41 +22,8 @@ pub const BASE: &str = "cluster";
 /// No coordinator run of these tests takes nearly this long; one that does is killed and fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(300);
 
-/// One run of the coordinator.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-
-    pub fn json(&self) -> Result<serde_json::Value> {
-        serde_json::from_str(&self.stdout).with_context(|| {
-            format!(
-                "stdout is not JSON: {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// The name of the backup the run reported (`--json`).
-    pub fn backup_name(&self) -> Result<String> {
-        Ok(self.json()?["backup"]
-            .as_str()
-            .context("no backup name in the report")?
-            .to_string())
-    }
-
-    /// stdout and stderr together, to search for things that must never be shown.
-    pub fn all_output(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use testkit::run::{finish, Run};
 
 /// Where the coordinator stores: `--s3-endpoint`, `--s3-bucket-name`, `--s3-bucket-region`.
 #[derive(Debug, Clone)]
@@ -172,7 +138,7 @@ impl Cluster {
     pub fn run(&self, endpoint: &str, args: &[String]) -> Result<Run> {
         let child = self.command(endpoint, args).spawn()?;
         let run = finish(child, RUN_LIMIT)?;
-        eprintln!(
+        testkit::log!(
             "--- cassandra-snapshotter {} (exit {:?})\n{}",
             args.join(" "),
             run.code,
@@ -248,68 +214,29 @@ impl Cluster {
             .collect()
     }
 
+    /// The `node-push upload` processes of this test: its uploads, not the `stream` registration the
+    /// coordinator runs before the snapshot, nor an install's `hello`.
+    pub fn node_push_uploads(&self) -> Vec<u32> {
+        let ours = self.remote_node_push().display().to_string();
+        processes()
+            .into_iter()
+            .filter(|(_, args)| {
+                args.strip_prefix(&ours)
+                    .is_some_and(|rest| rest.split_whitespace().any(|word| word == "upload"))
+            })
+            .map(|(pid, _)| pid)
+            .collect()
+    }
+
     /// Waits until no node-push of this test runs (at most `limit`); whether none is left.
     pub fn wait_node_push_gone(&self, limit: Duration) -> bool {
         wait_until(limit, || self.node_push_processes().is_empty())
     }
 }
 
-/// Polls `done` every 200 ms for at most `limit`; whether it became true.
-pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Waits for `child` (its stdout and stderr piped) to end; kills it after `limit`.
-pub fn finish(mut child: Child, limit: Duration) -> Result<Run> {
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .map(|pipe| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    })
-    .collect();
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the coordinator did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut texts = readers.into_iter().map(|r| r.join().unwrap_or_default());
-    Ok(Run {
-        code: status.code(),
-        stdout: texts.next().unwrap_or_default(),
-        stderr: texts.next().unwrap_or_default(),
-    })
-}
+/// Waits until a condition holds, for at most a limit: testkit's one poll.
+#[allow(unused_imports)] // not every test binary waits
+pub use testkit::wait::poll as wait_until;
 
 /// Every process of this machine: (pid, arguments joined by spaces), as `ps -eo pid,args` shows them.
 pub fn processes() -> Vec<(u32, String)> {
@@ -391,6 +318,7 @@ impl SecretWatch {
                         report.leaks.push(format!("environ of {pid}: {args}"));
                     }
                 }
+                // The sampling interval of the watch, not a wait.
                 std::thread::sleep(Duration::from_millis(20));
             }
             report

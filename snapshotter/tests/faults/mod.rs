@@ -5,11 +5,11 @@
 pub mod coordinator;
 
 use anyhow::{bail, Context, Result};
-use node_push::lzop::LzopDecoder;
-use node_push::manifest::ObjectEntry;
-use node_push::message::{Message, NodeInput, SkipReason, Summary};
-use node_push::store::s3::{CredentialSource, S3Config, S3Store};
-use node_push::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
+use contract::manifest::ObjectEntry;
+use contract::message::{Message, SkipReason, Summary};
+use engine::lzop::LzopDecoder;
+use engine::store::s3::S3Store;
+use engine::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,7 +46,7 @@ impl DirectStore {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let store = runtime.block_on(S3Store::connect(s3_config(weed, bucket, &weed.endpoint)))?;
+        let store = runtime.block_on(S3Store::connect(weed.s3_config(bucket)))?;
         Ok(DirectStore { store, runtime })
     }
 
@@ -55,7 +55,7 @@ impl DirectStore {
     fn retried<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, node_push::store::StoreError>>,
+        Fut: std::future::Future<Output = Result<T, engine::store::StoreError>>,
     {
         Ok(self
             .runtime
@@ -85,7 +85,7 @@ impl DirectStore {
 
     pub fn put(&self, key: &str, body: &[u8]) -> Result<()> {
         let body = bytes::Bytes::copy_from_slice(body);
-        let options = node_push::store::PutOptions::default();
+        let options = engine::store::PutOptions::default();
         self.retried(|| self.store.put_object(key, body.clone(), &options))?;
         Ok(())
     }
@@ -129,31 +129,6 @@ impl DirectStore {
         }
         Ok(())
     }
-}
-
-/// How clients reach `weed` at `endpoint` (the server itself, or a proxy in front of it).
-pub fn s3_config(weed: &SeaweedFs, bucket: &str, endpoint: &str) -> S3Config {
-    S3Config {
-        bucket: bucket.to_string(),
-        region: weed.region().to_string(),
-        endpoint: Some(endpoint.to_string()),
-        credentials: CredentialSource::Explicit {
-            access_key: weed.access_key().to_string(),
-            secret_key: weed.secret_key().to_string(),
-            session_token: None,
-        },
-        timeout: Duration::from_secs(30),
-    }
-}
-
-/// The credentials line node-push reads from stdin.
-pub fn credentials_line(weed: &SeaweedFs) -> String {
-    serde_json::to_string(&NodeInput {
-        aws_access_key_id: Some(weed.access_key().to_string()),
-        aws_secret_access_key: Some(weed.secret_key().to_string()),
-        aws_session_token: None,
-    })
-    .expect("serialisable")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -10,6 +10,9 @@
 //! Run it through `cargo xtask demo` (as root), which installs the stack and builds the binaries first;
 //! directly: `cargo build -p node-push -p cassandra-snapshotter && cargo run -p testkit --example demo`.
 
+// The demo is an output program: printing each step for the operator watching it is its whole job.
+#![allow(clippy::disallowed_macros)]
+
 mod coordinator;
 mod restore_check;
 mod steps;
@@ -19,7 +22,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use coordinator::{shown_path, Coordinator};
-use steps::{human_bytes, seconds, Steps};
+use indicatif::HumanBytes;
+use steps::{seconds, Steps};
 use testkit::fixture::NodeFixture;
 use testkit::seaweed::SeaweedFs;
 
@@ -147,7 +151,7 @@ fn run() -> Result<()> {
                 println!(
                     "{} restored files ({}) are byte-identical to the nodes' SSTables",
                     checked.files,
-                    human_bytes(checked.bytes)
+                    HumanBytes(checked.bytes)
                 );
                 Ok(checked)
             })?,
@@ -234,7 +238,7 @@ fn print_summary(
             entry["objects"],
             entry["bytes_stored"]
                 .as_u64()
-                .map_or("?".to_string(), human_bytes)
+                .map_or("?".to_string(), |bytes| HumanBytes(bytes).to_string())
         );
     }
     println!(
@@ -249,7 +253,7 @@ fn print_summary(
         Some(checked) => println!(
             "restore: {} files, {}, byte-identical to the nodes' SSTables",
             checked.files,
-            human_bytes(checked.bytes)
+            HumanBytes(checked.bytes)
         ),
         None => println!("restore: skipped (this build has no `restore` subcommand)"),
     }

@@ -62,19 +62,3 @@ pub fn seconds(elapsed: Duration) -> String {
         format!("{}m{:02}s", whole / 60, whole % 60)
     }
 }
-
-/// `1.5 MiB`: bytes for people.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}

@@ -3,6 +3,9 @@
 //! `-u`, `-pw`, ...) are accepted and ignored. Every command is logged to `<node>/nodetool.log` in the
 //! form [`testkit::scripted::NodetoolCall`] parses.
 
+// This program is an output module: its stdout and stderr are nodetool's, which the coordinator reads.
+#![allow(clippy::disallowed_macros)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

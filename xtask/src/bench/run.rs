@@ -23,7 +23,8 @@ use tree::SourceTree;
 
 /// The issue's targets.
 const WALL_VS_RCLONE: f64 = 0.8;
-const CPU_VS_RCLONE: f64 = 0.6;
+/// Issue 14: node-push compresses and must still cost well under half of what rclone does.
+const CPU_VS_RCLONE: f64 = 0.4;
 const PEAK_RSS_MIB: f64 = 64.0;
 const THROUGHPUT_VS_LZOP: f64 = 0.8;
 /// A 1-minute load average above this means other work shares the cores: the ratios still compare tools

@@ -7,8 +7,8 @@ use crate::memstore::MemoryStore;
 use crate::settings::{OutputMode, Verbosity};
 use bytes::Bytes;
 use clap::Parser;
-use node_push::manifest::{Batch, BatchKind};
-use node_push::store::PutOptions;
+use contract::manifest::{Batch, BatchKind};
+use engine::store::PutOptions;
 
 fn settings(extra: &[&str]) -> BackupSettings {
     let mut argv = vec![

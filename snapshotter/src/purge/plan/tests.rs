@@ -1,12 +1,10 @@
 //! The purge rules on listings alone: per-selection retention, incomplete backups, multipart uploads.
 
 use super::*;
-use node_push::manifest::{Batch, BatchKind};
+use contract::manifest::{Batch, BatchKind};
 
 fn time(name: &str) -> DateTime<Utc> {
-    name.parse::<node_push::layout::BackupName>()
-        .unwrap()
-        .time()
+    name.parse::<contract::layout::BackupName>().unwrap().time()
 }
 
 /// A complete backup of all keyspaces on host `h`, last written at `last` (its name's time if `None`).

@@ -9,9 +9,9 @@ use super::settings;
 use crate::output::Output;
 use crate::settings::{OutputMode, Verbosity};
 use crate::stages::fake::FakeRemote;
-use node_push::layout;
-use node_push::manifest::ObjectEntry;
-use node_push::message::{Message, RestoreRequest, RestoreSummary};
+use contract::layout;
+use contract::manifest::ObjectEntry;
+use contract::message::{Message, RestoreRequest, RestoreSummary};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -141,7 +141,15 @@ async fn refresh(version: &str) -> (TargetReport, Arc<FakeRemote>) {
 fn request_sent(remote: &FakeRemote) -> RestoreRequest {
     let received = remote.stdin_received.lock().unwrap().clone();
     let text = String::from_utf8(received[0].clone()).unwrap();
-    serde_json::from_str(text.lines().nth(1).unwrap()).unwrap()
+    match contract::request::RequestLine::parse(text.lines().next().unwrap())
+        .unwrap()
+        .request
+    {
+        contract::request::Request::Restore(request) => RestoreRequest {
+            files: request.files,
+        },
+        other => panic!("not a restore request: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -287,7 +295,7 @@ fn the_report_names_the_mode_and_counts_sstables_and_files() {
     });
     let report = RestoreReport {
         backup: NAME.into(),
-        mode: super::super::args::ModeArg::Refresh,
+        mode: crate::cli::ModeArg::Refresh,
         until: None,
         keyspace: "ks".into(),
         targets: vec![target],

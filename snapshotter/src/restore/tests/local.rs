@@ -10,9 +10,9 @@ use crate::output::Output;
 use crate::settings::{OutputMode, Verbosity};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use node_push::layout;
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::store::{ObjectStore, PutOptions};
+use contract::layout;
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use engine::store::{ObjectStore, PutOptions};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -121,7 +121,7 @@ fn quiet() -> Arc<Output> {
 async fn run_local(store: Arc<MemoryStore>, args: &[&str]) -> anyhow::Result<TargetReport> {
     let settings = settings(args)?;
     let selected = select(store.as_ref(), &settings, &quiet()).await?;
-    let files = if settings.mode == super::super::args::ModeArg::Sstableloader {
+    let files = if settings.mode == crate::cli::ModeArg::Sstableloader {
         plan_loader(&selected, &settings)?.files
     } else {
         plan_local(&selected, &settings)?.files

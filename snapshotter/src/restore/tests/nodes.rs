@@ -10,11 +10,9 @@ use crate::settings::{OutputMode, Verbosity};
 use crate::stages::fake::FakeRemote;
 use crate::stages::install::NodePushBinary;
 use async_trait::async_trait;
-use node_push::layout;
-use node_push::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
-use node_push::message::{
-    Message, NodeInput, RestoreFailure, RestoreRequest, RestoreSummary, PROTOCOL_VERSION,
-};
+use contract::layout;
+use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
+use contract::message::{Message, NodeInput, RestoreFailure, RestoreSummary, PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -247,19 +245,21 @@ async fn refresh_moves_and_refreshes_only_complete_tables() {
     let received = remote.stdin_received.lock().unwrap().clone();
     let text = String::from_utf8(received[0].clone()).unwrap();
     let mut input_lines = text.lines();
+    let line = contract::request::RequestLine::parse(input_lines.next().unwrap()).unwrap();
+    let contract::request::Request::Restore(request) = line.request else {
+        panic!("not a restore request")
+    };
+    assert!(line.session.credentials_stdin && line.session.watch_stdin);
+    assert_eq!(request.owner_of.as_deref(), Some(Path::new("/d")));
     let input: NodeInput = serde_json::from_str(input_lines.next().unwrap()).unwrap();
     assert_eq!(input.aws_access_key_id.as_deref(), Some("AKIA"));
-    let request: RestoreRequest = serde_json::from_str(input_lines.next().unwrap()).unwrap();
     assert_eq!(request.files.len(), 3);
     assert_eq!(
         request.files[0].target,
         Path::new(&staged("t1", "ks-t1-ia-1-Index.db"))
     );
     let command = scripts.iter().find(|s| s.contains(" restore ")).unwrap();
-    assert!(
-        command.contains("--plan-stdin") && command.contains("--owner-of /d"),
-        "{command}"
-    );
+    assert!(command.ends_with(" restore --request-stdin"), "{command}");
     assert!(!command.contains("secret-in-test"));
 }
 

@@ -117,10 +117,13 @@ fn flags_beat_environment_beat_file_beat_defaults() {
         .parse(&[], &["backup", "--hosts=h1", "--sshport=2203"])
         .unwrap();
     // file only
-    assert_eq!(cli.global.s3_bucket_name.as_deref(), Some("from-file"));
-    assert_eq!(cli.global.s3_bucket_region, "eu-west-1");
+    assert_eq!(
+        cli.global.store.s3_bucket_name.as_deref(),
+        Some("from-file")
+    );
+    assert_eq!(cli.global.store.s3_bucket_region, "eu-west-1");
     // environment over file
-    assert_eq!(cli.global.s3_base_path.as_deref(), Some("env-base"));
+    assert_eq!(cli.global.store.s3_base_path.as_deref(), Some("env-base"));
     let settings = backup_settings(&cli);
     assert_eq!(settings.pool_size, 5);
     // flag over environment over file
@@ -131,7 +134,7 @@ fn flags_beat_environment_beat_file_beat_defaults() {
     let cli = home
         .parse(&[], &["--s3-bucket-name=flag", "backup", "--hosts=h1"])
         .unwrap();
-    assert_eq!(cli.global.s3_bucket_name.as_deref(), Some("flag"));
+    assert_eq!(cli.global.store.s3_bucket_name.as_deref(), Some("flag"));
 }
 
 #[test]
@@ -140,8 +143,8 @@ fn without_a_file_the_built_in_defaults_stay() {
     let argv: Vec<OsString> = ["x", "list"].iter().map(OsString::from).collect();
     let home = dir.path().as_os_str().to_os_string();
     let cli = parse_from(&argv, &|name| (name == "HOME").then(|| home.clone())).unwrap();
-    assert_eq!(cli.global.s3_bucket_region, "us-east-1");
-    assert_eq!(cli.global.s3_bucket_name, None);
+    assert_eq!(cli.global.store.s3_bucket_region, "us-east-1");
+    assert_eq!(cli.global.store.s3_bucket_name, None);
     assert!(!cli.global.json);
 }
 
@@ -364,11 +367,11 @@ fn the_aws_environment_beats_a_profile_from_the_file() {
 fn a_file_value_gives_way_to_a_conflicting_flag() {
     let home = Home::with_config("s3-sse = \"aws:kms\"\n");
     let cli = home.parse(&[], &["list"]).unwrap();
-    assert_eq!(cli.global.s3_sse, Some(crate::cli::SseChoice::AwsKms));
+    assert_eq!(cli.global.store.s3_sse, Some(crate::cli::SseChoice::AwsKms));
     // --s3-ssenc conflicts with --s3-sse: given on the command line, it wins and the file's s3-sse goes.
     let cli = home.parse(&[], &["--s3-ssenc", "list"]).unwrap();
-    assert!(cli.global.s3_ssenc);
-    assert_eq!(cli.global.s3_sse, None);
+    assert!(cli.global.store.s3_ssenc);
+    assert_eq!(cli.global.store.s3_sse, None);
 }
 
 #[test]
@@ -395,7 +398,7 @@ fn a_named_file_must_exist_the_default_need_not() {
     let cli = home
         .parse(&[], &["list", &format!("--config={}", named.display())])
         .unwrap();
-    assert_eq!(cli.global.s3_bucket_name.as_deref(), Some("named"));
+    assert_eq!(cli.global.store.s3_bucket_name.as_deref(), Some("named"));
     assert_eq!(cli.global.config.as_deref(), Some(named.as_path()));
 }
 

@@ -3,6 +3,7 @@
 use super::*;
 use crate::settings::{OutputMode, Verbosity};
 use crate::stages::fake::FakeRemote;
+use contract::message::PROTOCOL_VERSION;
 
 fn entry(path: &str) -> ObjectEntry {
     ObjectEntry {
@@ -36,6 +37,15 @@ fn hello() -> Message {
         hostname: "h".into(),
         arch: "x86_64".into(),
     }
+}
+
+fn call() -> NodePushCall {
+    let mut request = UploadRequest::new(contract::request::StoreRequest::new(
+        "s3://bucket/base/20240101000000/node1",
+    ));
+    request.cassandra_yaml = Some("/etc/my conf/cassandra.yaml".into());
+    request.snapshot_tag = Some("20240101000000".into());
+    node_push_command(Privilege::Sudo, "/home/u/.cache/np", &request)
 }
 
 fn quiet() -> Output {
@@ -75,17 +85,20 @@ async fn collects_entries_and_sends_credentials_on_stdin() {
         }),
     ]);
     let remote = FakeRemote::new("h").on("upload", 0, &stdout);
-    let command = RemoteCommand::new("np upload");
-    let result = run(&remote, &command, &secret_input(), &quiet())
+    let result = run(&remote, &call(), &secret_input(), &quiet())
         .await
         .unwrap();
     assert_eq!(result.entries.len(), 2);
     assert_eq!(result.failure("h"), None);
     // The secret went to stdin, not to the command line.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let received = remote.stdin_received.lock().unwrap().concat();
-    let sent: NodeInput = serde_json::from_slice(&received).unwrap();
-    assert_eq!(sent, secret_input());
+    let received = String::from_utf8(remote.stdin_received.lock().unwrap().concat()).unwrap();
+    let mut sent = received.lines();
+    let request = contract::request::RequestLine::parse(sent.next().unwrap()).unwrap();
+    assert_eq!(request.request, call().request);
+    assert!(request.session.credentials_stdin && request.session.watch_stdin);
+    let credentials: NodeInput = serde_json::from_str(sent.next().unwrap()).unwrap();
+    assert_eq!(credentials, secret_input());
     assert!(!remote.scripts()[0].contains("the-secret-key"));
 }
 
@@ -140,34 +153,26 @@ async fn failures_are_named() {
         ),
     ];
     for (remote, needle) in cases {
-        let result = run(
-            &remote,
-            &RemoteCommand::new("np upload"),
-            &NodeInput::default(),
-            &quiet(),
-        )
-        .await
-        .unwrap();
+        let result = run(&remote, &call(), &NodeInput::default(), &quiet())
+            .await
+            .unwrap();
         let failure = result.failure(&remote.host).unwrap();
         assert!(failure.starts_with(needle), "{failure}");
     }
 }
 
 #[test]
-fn the_command_line_is_quoted_and_has_no_secrets() {
-    let mut args = UploadArgs::new("s3://bucket/base/20240101000000/node1".parse().unwrap());
-    args.cassandra_yaml = Some("/etc/my conf/cassandra.yaml".into());
-    args.snapshot_tag = Some("20240101000000".into());
-    args.credentials_stdin = true;
-    let cmd = node_push_command(Privilege::Sudo, "/home/u/.cache/np", &args);
-    assert!(
-        cmd.script()
-            .starts_with("sudo -n -- /home/u/.cache/np upload "),
-        "{}",
-        cmd.script()
+fn the_command_line_is_quoted_and_has_no_settings() {
+    let cmd = node_push_command(Privilege::Sudo, "/home/u/.cache/my np", &call_request()).command;
+    assert_eq!(
+        cmd.script(),
+        "sudo -n -- '/home/u/.cache/my np' upload --request-stdin"
     );
-    assert!(cmd
-        .script()
-        .contains("--cassandra-yaml '/etc/my conf/cassandra.yaml'"));
-    assert!(cmd.script().contains("--credentials-stdin"));
+}
+
+fn call_request() -> UploadRequest {
+    match call().request {
+        Request::Upload(request) => *request,
+        other => panic!("{other:?}"),
+    }
 }
