@@ -1,7 +1,9 @@
 //! The measuring half of `cargo xtask bench` (compiled with the `bench` feature, which brings testkit):
-//! prepare the data, run every tool, judge the targets, write `target/bench/results.md`.
+//! prepare the data, run every tool of the chosen parts `--runs` times, judge the targets, write
+//! `target/bench/results.md` (or `results-PART.md`).
 
 mod local;
+mod restore;
 mod s3;
 mod tools;
 mod tree;
@@ -13,10 +15,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::report::{self, Bound, Target};
-use super::Options;
+use super::report::{self, Bound, Sample, Target};
+use super::{Options, Part};
 use crate::cmd;
 use local::{BigFileRun, LocalRuns};
+use restore::RestoreRuns;
 use s3::UploadRuns;
 use tools::{target_dir, Tools};
 use tree::SourceTree;
@@ -27,6 +30,10 @@ const WALL_VS_RCLONE: f64 = 0.8;
 const CPU_VS_RCLONE: f64 = 0.4;
 const PEAK_RSS_MIB: f64 = 64.0;
 const THROUGHPUT_VS_LZOP: f64 = 0.8;
+const CPU_VS_LZOP: f64 = 1.5;
+/// Restore: against `rclone copy` of the uncompressed tree back from the same store.
+const RESTORE_WALL_VS_RCLONE: f64 = 0.8;
+const RESTORE_CPU_VS_RCLONE: f64 = 0.6;
 /// A 1-minute load average above this means other work shares the cores: the ratios still compare tools
 /// measured in the same run, but the absolute numbers are worse than on a quiet machine.
 const QUIET_LOAD: f64 = 0.5;
@@ -53,25 +60,45 @@ pub fn run(options: &Options) -> Result<()> {
     let tree = tree::ensure_tree(&bench_dir.join("tree"), options.tree_mib)?;
     tree.warm_page_cache()?;
     println!("bench: source: {}", tree.describe());
-    let uploads = s3::measure(&tools, &tree, &logs, timeout)?;
-    let local = local::measure(&tools, &tree, &bench_dir.join("out"), &logs, timeout)?;
-    let big_file = match options.big_file_gib {
-        0 => None,
-        gib => Some(local::measure_big_file(
-            &tools, &bench_dir, &logs, gib, timeout,
-        )?),
-    };
-    let results = Results {
+    let runs = options.runs;
+    let mut results = Results {
         node_push: tools.node_push.clone(),
         machine,
+        runs,
         tree,
-        uploads,
-        local,
-        big_file,
+        uploads: None,
+        local: None,
+        big_file: None,
+        restore: None,
     };
+    let tree = &results.tree;
+    for part in &options.parts {
+        match part {
+            Part::S3 => results.uploads = Some(s3::measure(&tools, tree, &logs, runs, timeout)?),
+            Part::Local => {
+                let out = bench_dir.join("out");
+                results.local = Some(local::measure(&tools, tree, &out, &logs, runs, timeout)?);
+            }
+            Part::BigFile => {
+                let gib = options.big_file_gib;
+                let big = local::measure_big_file(&tools, &bench_dir, &logs, gib, runs, timeout)?;
+                results.big_file = Some(big);
+            }
+            Part::Restore => {
+                let work = bench_dir.join("restore");
+                local::fresh_dir(&work)?;
+                let restore = restore::measure(&tools, tree, &work, &logs, runs, timeout)?;
+                fs_err::remove_dir_all(&work)?;
+                results.restore = Some(restore);
+            }
+        }
+    }
     let markdown = results.to_markdown();
     println!("\n{markdown}");
-    let results_path = bench_dir.join("results.md");
+    let results_path = match &options.parts[..] {
+        [part] => bench_dir.join(format!("results-{}.md", part.name())),
+        _ => bench_dir.join("results.md"),
+    };
     fs_err::write(&results_path, &markdown)?;
     println!(
         "bench: written to {} (tool logs in {})",
@@ -79,6 +106,22 @@ pub fn run(options: &Options) -> Result<()> {
         logs.display()
     );
     Ok(())
+}
+
+/// Measures every one of `tools` once per round, `runs` rounds, always in the same order, so that other
+/// load that comes and goes hits every tool alike. Returns each tool's samples, in `tools`' order.
+fn in_rounds<T: Copy>(
+    runs: usize,
+    tools: &[T],
+    mut measure: impl FnMut(T, usize) -> Result<Sample>,
+) -> Result<Vec<Vec<Sample>>> {
+    let mut samples = vec![Vec::with_capacity(runs); tools.len()];
+    for round in 1..=runs {
+        for (tool, tool_samples) in tools.iter().zip(&mut samples) {
+            tool_samples.push(measure(*tool, round)?);
+        }
+    }
+    Ok(samples)
 }
 
 /// The number of cores: `lzop` and node-push's "all cores" runs use this many jobs or threads.
@@ -130,53 +173,85 @@ impl Machine {
     }
 }
 
-/// Everything one run measured.
+/// Everything one run measured; a part that did not run is `None`.
 #[derive(Debug)]
 struct Results {
     node_push: PathBuf,
     machine: Machine,
+    runs: usize,
     tree: SourceTree,
-    uploads: UploadRuns,
-    local: LocalRuns,
+    uploads: Option<UploadRuns>,
+    local: Option<LocalRuns>,
     big_file: Option<BigFileRun>,
+    restore: Option<RestoreRuns>,
 }
 
 impl Results {
     fn targets(&self) -> Vec<Target> {
-        let UploadRuns {
+        let mut targets = Vec::new();
+        if let Some(UploadRuns {
             node_push, rclone, ..
-        } = &self.uploads;
-        let mut targets = vec![
-            Target::new(
-                "node-push wall / rclone wall (S3)",
-                report::ratio(node_push.measured.wall_secs, rclone.measured.wall_secs),
-                Bound::AtMost(WALL_VS_RCLONE),
-            ),
-            Target::new(
-                "node-push client CPU / rclone client CPU (S3)",
-                report::ratio(node_push.measured.cpu_secs(), rclone.measured.cpu_secs()),
-                Bound::AtMost(CPU_VS_RCLONE),
-            ),
-            Target::new(
-                "node-push peak RSS MiB (S3, whole tree)",
-                node_push.measured.max_rss_mib(),
-                Bound::AtMost(PEAK_RSS_MIB),
-            ),
-            Target::new(
-                format!(
-                    "node-push --threads {} throughput / lzop -1 throughput (local)",
-                    self.machine.cores
+        }) = &self.uploads
+        {
+            targets.extend([
+                Target::new(
+                    "node-push wall / rclone wall (S3)",
+                    report::ratio(node_push.measured.wall_secs, rclone.measured.wall_secs),
+                    Bound::AtMost(WALL_VS_RCLONE),
                 ),
-                report::throughput_ratio(&self.local.node_push_all_cores, &self.local.lzop),
-                Bound::AtLeast(THROUGHPUT_VS_LZOP),
-            ),
-        ];
+                Target::new(
+                    "node-push client CPU / rclone client CPU (S3)",
+                    report::ratio(node_push.measured.cpu_secs(), rclone.measured.cpu_secs()),
+                    Bound::AtMost(CPU_VS_RCLONE),
+                ),
+                Target::new(
+                    "node-push peak RSS MiB (S3, whole tree)",
+                    node_push.measured.max_rss_mib(),
+                    Bound::AtMost(PEAK_RSS_MIB),
+                ),
+            ]);
+        }
+        if let Some(local) = &self.local {
+            for row in [&local.node_push, &local.node_push_all_cores] {
+                targets.extend([
+                    Target::new(
+                        format!("{} throughput / lzop -1 throughput", row.tool),
+                        report::throughput_ratio(row, &local.lzop),
+                        Bound::AtLeast(THROUGHPUT_VS_LZOP),
+                    ),
+                    Target::new(
+                        format!("{} CPU / lzop -1 CPU", row.tool),
+                        report::ratio(row.measured.cpu_secs(), local.lzop.measured.cpu_secs()),
+                        Bound::AtMost(CPU_VS_LZOP),
+                    ),
+                ]);
+            }
+        }
         if let Some(big) = &self.big_file {
             targets.push(Target::new(
                 format!("node-push peak RSS MiB ({})", big.row.tool),
                 big.row.measured.max_rss_mib(),
                 Bound::AtMost(PEAK_RSS_MIB),
             ));
+        }
+        if let Some(RestoreRuns { node_push, rclone }) = &self.restore {
+            targets.extend([
+                Target::new(
+                    "node-push restore wall / rclone copy wall",
+                    report::ratio(node_push.measured.wall_secs, rclone.measured.wall_secs),
+                    Bound::AtMost(RESTORE_WALL_VS_RCLONE),
+                ),
+                Target::new(
+                    "node-push restore client CPU / rclone copy client CPU",
+                    report::ratio(node_push.measured.cpu_secs(), rclone.measured.cpu_secs()),
+                    Bound::AtMost(RESTORE_CPU_VS_RCLONE),
+                ),
+                Target::new(
+                    "node-push restore peak RSS MiB",
+                    node_push.measured.max_rss_mib(),
+                    Bound::AtMost(PEAK_RSS_MIB),
+                ),
+            ]);
         }
         targets
     }
@@ -188,54 +263,80 @@ impl Results {
         let _ = writeln!(
             text,
             "Measured {} on {} ({} cores), load average at start {}; node-push is `{}`; SeaweedFS and \
-             every tool on 127.0.0.1. Client CPU seconds (user + system) and peak RSS are the kernel's \
-             rusage of each tool via GNU time; \"S3 server CPU s\" is what SeaweedFS spent meanwhile (it \
-             shares the cores).\n",
+             every tool on 127.0.0.1. {} Client CPU seconds (user + system) and peak RSS are the kernel's rusage of each tool \
+             via GNU time; \"S3 server CPU s\" is what SeaweedFS spent meanwhile (it shares the cores).\n",
             machine.when,
             machine.cpu_model,
             machine.cores,
             machine.load_text,
-            self.node_push.strip_prefix(cmd::project_root()).unwrap_or(&self.node_push).display()
+            self.node_push.strip_prefix(cmd::project_root()).unwrap_or(&self.node_push).display(),
+            match self.runs {
+                1 => "Every tool ran once.".to_string(),
+                runs => format!(
+                    "Every tool ran {runs} times, round after round, each run into a fresh bucket or \
+                     directory; each figure is the median of its runs (peak RSS also shows the highest \
+                     run's)."
+                ),
+            },
         );
         if machine.load_1min > QUIET_LOAD {
             let _ = writeln!(
                 text,
                 "**Other work shared the cores during this run** (load average {:.1} at start): every tool \
-                 ran slower than on a quiet machine; the ratios compare tools measured minutes apart under \
-                 that load.\n",
+                 ran slower than on a quiet machine; the ratios compare tools measured in the same rounds \
+                 under that load.\n",
                 machine.load_1min
             );
         }
         let _ = writeln!(text, "Source: {}.\n", self.tree.describe());
-        let _ = writeln!(
-            text,
-            "## Upload to S3 (SeaweedFS), one tool after another\n"
-        );
-        text.push_str(&report::upload_table(
-            &self.uploads.rows(),
-            &self.uploads.rclone,
-        ));
-        let _ = writeln!(
-            text,
-            "\n`node-push` runs with its default compression threads (half the cores, leaving the rest to \
-             Cassandra); every tool moves 4 files at a time.\n"
-        );
-        let _ = writeln!(text, "## Compression to a local directory vs `lzop -1`\n");
-        text.push_str(&report::local_table(
-            &self.local.rows(),
-            self.tree.bytes,
-            Some(&self.local.lzop),
-        ));
+        if let Some(uploads) = &self.uploads {
+            let _ = writeln!(text, "## Upload to S3 (SeaweedFS)\n");
+            text.push_str(&report::s3_table(
+                &uploads.rows(),
+                &uploads.rclone,
+                "stored MiB",
+            ));
+            let _ = writeln!(
+                text,
+                "\n`node-push` runs with its default compression threads (half the cores, leaving the rest \
+                 to Cassandra); every tool moves 4 files at a time.\n"
+            );
+        }
+        if let Some(local) = &self.local {
+            let _ = writeln!(text, "## Compression to a local directory vs `lzop -1`\n");
+            text.push_str(&report::local_table(
+                &local.rows(),
+                self.tree.bytes,
+                Some(&local.lzop),
+            ));
+            text.push('\n');
+        }
         if let Some(big) = &self.big_file {
-            let _ = writeln!(text, "\n## One big file\n");
+            let _ = writeln!(text, "## One big file\n");
             let _ = writeln!(text, "Source: {}.\n", big.description);
             text.push_str(&report::local_table(
                 std::slice::from_ref(&big.row),
                 big.source_bytes,
                 None,
             ));
+            text.push('\n');
         }
-        let _ = writeln!(text, "\n## Targets\n");
+        if let Some(restore) = &self.restore {
+            let _ = writeln!(text, "## Restore from S3 (SeaweedFS)\n");
+            text.push_str(&report::s3_table(
+                &restore.rows(),
+                &restore.rclone,
+                "downloaded MiB",
+            ));
+            let _ = writeln!(
+                text,
+                "\n`node-push restore` brings node-push's backup of the tree back into a fresh staging \
+                 directory (download, lzop decode, digest and size checks, fsync, rename; 4 files at a \
+                 time); `rclone copy --transfers 4` copies the tree, uploaded uncompressed to the same \
+                 store, back into a fresh directory.\n"
+            );
+        }
+        let _ = writeln!(text, "## Targets\n");
         text.push_str(&report::target_list(&self.targets()));
         text
     }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use super::tools::{PushSummary, Tools};
 use super::tree::{bytes_under, files_under, warm_page_cache, write_big_file, SourceTree};
 use crate::bench::measure::{stdout_path, TimedRun};
-use crate::bench::report::Row;
+use crate::bench::report::{Row, Sample};
 
 /// Each `lzop -1` job compresses one file to `$BENCH_OUT/<relative path>.lzo`; `xargs -P` runs one job
 /// per core, as a parallel shell loop over a snapshot would.
@@ -41,51 +41,86 @@ pub struct BigFileRun {
     pub description: String,
 }
 
+/// The local tools, in the order each round runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compressor {
+    NodePushAllCores,
+    NodePush,
+    Lzop,
+}
+
+const COMPRESSORS: [Compressor; 3] = [
+    Compressor::NodePushAllCores,
+    Compressor::NodePush,
+    Compressor::Lzop,
+];
+
+impl Compressor {
+    fn label(self) -> String {
+        let cores = super::cores();
+        match self {
+            Compressor::NodePushAllCores => format!("node-push --threads {cores} (local)"),
+            Compressor::NodePush => "node-push (local)".into(),
+            Compressor::Lzop => format!("lzop -1, {cores} parallel jobs"),
+        }
+    }
+}
+
 pub fn measure(
     tools: &Tools,
     tree: &SourceTree,
     out: &Path,
     logs: &Path,
+    runs: usize,
     timeout: Duration,
 ) -> Result<LocalRuns> {
     let cores = super::cores();
-    let tree_push = |label: String, dir: &str, threads: Option<usize>| LocalPush {
-        source: &tree.root,
-        expected_files: tree.files.len(),
-        out: out.join(dir),
-        label,
-        threads,
+    let samples = super::in_rounds(runs, &COMPRESSORS, |compressor, round| {
+        let label = format!("{} #{round}", compressor.label());
+        let tree_push = |dir: &str, threads: Option<usize>| LocalPush {
+            source: &tree.root,
+            expected_files: tree.files.len(),
+            out: out.join(dir),
+            label: label.clone(),
+            threads,
+        };
+        match compressor {
+            Compressor::NodePushAllCores => push_to_local(
+                tools,
+                tree_push("node-push-all-cores", Some(cores)),
+                logs,
+                timeout,
+            ),
+            Compressor::NodePush => {
+                push_to_local(tools, tree_push("node-push", None), logs, timeout)
+            }
+            Compressor::Lzop => {
+                lzop_all_cores(tools, tree, &out.join("lzop"), logs, &label, cores, timeout)
+            }
+        }
+    })?;
+    let row = |compressor: Compressor| {
+        let index = COMPRESSORS
+            .iter()
+            .position(|c| *c == compressor)
+            .unwrap_or(0);
+        Row::from_samples(compressor.label(), &samples[index])
     };
-    let node_push_all_cores = push_to_local(
-        tools,
-        tree_push(
-            format!("node-push --threads {cores} (local)"),
-            "node-push-all-cores",
-            Some(cores),
-        ),
-        logs,
-        timeout,
-    )?;
-    let node_push = push_to_local(
-        tools,
-        tree_push("node-push (local)".into(), "node-push", None),
-        logs,
-        timeout,
-    )?;
-    let lzop = lzop_all_cores(tools, tree, &out.join("lzop"), logs, cores, timeout)?;
     Ok(LocalRuns {
-        node_push_all_cores,
-        node_push,
-        lzop,
+        node_push_all_cores: row(Compressor::NodePushAllCores),
+        node_push: row(Compressor::NodePush),
+        lzop: row(Compressor::Lzop),
     })
 }
 
-/// Writes a `gib` GiB sparse file and pushes it alone to the local store with node-push's defaults.
+/// Writes a `gib` GiB sparse file and pushes it alone to the local store with node-push's defaults,
+/// `runs` times.
 pub fn measure_big_file(
     tools: &Tools,
     work: &Path,
     logs: &Path,
     gib: u64,
+    runs: usize,
     timeout: Duration,
 ) -> Result<BigFileRun> {
     let source_dir = work.join("big-source");
@@ -93,17 +128,20 @@ pub fn measure_big_file(
     let source_bytes = fs_err::metadata(&path)?.len();
     // The first read of a hole allocates page-cache pages: kernel time that is not node-push's.
     warm_page_cache(&path)?;
-    let push = LocalPush {
-        source: &source_dir,
-        expected_files: 1,
-        out: work.join("big-out"),
-        label: format!("node-push, one {gib} GiB file (local)"),
-        threads: None,
-    };
-    let row = push_to_local(tools, push, logs, timeout)?;
+    let tool = format!("node-push, one {gib} GiB file (local)");
+    let samples = super::in_rounds(runs, &[()], |(), round| {
+        let push = LocalPush {
+            source: &source_dir,
+            expected_files: 1,
+            out: work.join("big-out"),
+            label: format!("{tool} #{round}"),
+            threads: None,
+        };
+        push_to_local(tools, push, logs, timeout)
+    })?;
     fs_err::remove_dir_all(&source_dir)?;
     Ok(BigFileRun {
-        row,
+        row: Row::from_samples(tool, &samples[0]),
         source_bytes,
         description,
     })
@@ -126,7 +164,7 @@ fn push_to_local(
     push: LocalPush<'_>,
     logs: &Path,
     timeout: Duration,
-) -> Result<Row> {
+) -> Result<Sample> {
     let LocalPush {
         source,
         expected_files,
@@ -149,8 +187,7 @@ fn push_to_local(
         .with_context(|| label.clone())?;
     let stored_bytes = bytes_under(&out)?;
     fs_err::remove_dir_all(&out)?;
-    Ok(Row {
-        tool: label,
+    Ok(Sample {
         measured,
         stored_bytes,
         server_cpu_secs: None,
@@ -163,9 +200,10 @@ fn lzop_all_cores(
     tree: &SourceTree,
     out: &Path,
     logs: &Path,
+    label: &str,
     jobs: usize,
     timeout: Duration,
-) -> Result<Row> {
+) -> Result<Sample> {
     fresh_dir(out)?;
     // The directories exist before the clock starts: only compression and writing are timed.
     for file in &tree.files {
@@ -174,12 +212,11 @@ fn lzop_all_cores(
             fs_err::create_dir_all(out.join(parent))?;
         }
     }
-    let label = format!("lzop -1, {jobs} parallel jobs");
     let lzop_dir = tools.lzop.parent().context("lzop has no directory")?;
     let path = std::env::join_paths(std::iter::once(lzop_dir.to_path_buf()).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))?;
-    let measured = TimedRun::new(&label, "sh", timeout)
+    let measured = TimedRun::new(label, "sh", timeout)
         .arg("-c")
         .arg(LZOP_JOBS_SCRIPT)
         .current_dir(&tree.root)
@@ -196,15 +233,14 @@ fn lzop_all_cores(
     }
     let stored_bytes = bytes_under(out)?;
     fs_err::remove_dir_all(out)?;
-    Ok(Row {
-        tool: label,
+    Ok(Sample {
         measured,
         stored_bytes,
         server_cpu_secs: None,
     })
 }
 
-fn fresh_dir(dir: &Path) -> Result<()> {
+pub fn fresh_dir(dir: &Path) -> Result<()> {
     if dir.exists() {
         fs_err::remove_dir_all(dir)?;
     }

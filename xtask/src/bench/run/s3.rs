@@ -1,5 +1,6 @@
-//! The S3 part: one SeaweedFS on 127.0.0.1, the tree uploaded by node-push, rclone and the AWS CLI in turn,
-//! each to its own bucket, with the server's CPU time measured alongside each client.
+//! The S3 part: one SeaweedFS on 127.0.0.1, the tree uploaded by rclone, node-push and the AWS CLI in turn,
+//! round after round, each run to a bucket of its own (deleted once checked), with the server's CPU time
+//! measured alongside each client.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,8 +11,8 @@ use testkit::seaweed::SeaweedFs;
 
 use super::tools::{json_string, PushSummary, Tools};
 use super::tree::SourceTree;
-use crate::bench::measure::{stdout_path, TimedRun};
-use crate::bench::report::Row;
+use crate::bench::measure::{stdout_path, Measurement, TimedRun};
+use crate::bench::report::{Row, Sample};
 use crate::cmd;
 
 /// Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux this runs on).
@@ -42,93 +43,165 @@ impl UploadRuns {
     }
 }
 
+/// The uploaders, in the order each round runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Uploader {
+    /// The reference, first in each round.
+    Rclone,
+    /// node-push's default compression threads, which leave half the cores to Cassandra.
+    NodePush,
+    NodePushAllCores,
+    Aws,
+}
+
+const UPLOADERS: [Uploader; 4] = [
+    Uploader::Rclone,
+    Uploader::NodePush,
+    Uploader::NodePushAllCores,
+    Uploader::Aws,
+];
+
+impl Uploader {
+    fn label(self) -> String {
+        match self {
+            Uploader::Rclone => "rclone copy --transfers 4".into(),
+            Uploader::NodePush => "node-push".into(),
+            Uploader::NodePushAllCores => format!("node-push --threads {}", super::cores()),
+            Uploader::Aws => "aws s3 cp --recursive".into(),
+        }
+    }
+}
+
 pub fn measure(
     tools: &Tools,
     tree: &SourceTree,
     logs: &Path,
+    runs: usize,
     timeout: Duration,
 ) -> Result<UploadRuns> {
     let s3 = SeaweedFs::start().context("starting SeaweedFS")?;
     println!("bench: SeaweedFS S3 at {}", s3.endpoint);
-    let cores = super::cores();
-    // rclone first: the reference, measured on the emptiest server; node-push runs twice (default
-    // compression threads, which leave half the cores to Cassandra, and all cores).
-    let rclone = upload(&s3, tools, tree, logs, "rclone", |bucket| {
-        let remote = "BENCH";
-        let var = |name: &str| format!("RCLONE_CONFIG_{remote}_{name}");
-        let empty_config = logs.join("rclone.conf");
-        fs_err::write(&empty_config, "")?;
-        Ok(
-            TimedRun::new("rclone copy --transfers 4", &tools.rclone, timeout)
-                .args(["copy", "--transfers", "4"])
-                .arg(&tree.root)
-                .arg(format!("{}:{bucket}/x", remote.to_lowercase()))
-                .env("RCLONE_CONFIG", empty_config)
-                .env(var("TYPE"), "s3")
-                .env(var("PROVIDER"), "Other")
-                .env(var("ENDPOINT"), &s3.endpoint)
-                .env(var("REGION"), s3.region())
-                .env(var("ACCESS_KEY_ID"), s3.access_key())
-                .env(var("SECRET_ACCESS_KEY"), s3.secret_key())
-                // Debian's rclone 1.60 fails on the machine's AWS_CA_BUNDLE ("unable to load custom CA bundle").
-                .env_remove("AWS_CA_BUNDLE"),
-        )
-    })?;
-    let node_push_run = |label: &str, threads: Option<usize>| -> Result<Row> {
-        let row = upload(&s3, tools, tree, logs, label, |bucket| {
-            let mut run = TimedRun::new(label, &tools.node_push, timeout)
-                .args(["upload", "--dir"])
-                .arg(&tree.root)
-                .args(["--dest", &format!("s3://{bucket}/x")])
-                .args(["--endpoint", &s3.endpoint, "--region", s3.region()])
-                .arg("--credentials-stdin")
-                .stdin_line(format!(
-                    "{{\"aws_access_key_id\":{},\"aws_secret_access_key\":{}}}",
-                    json_string(s3.access_key()),
-                    json_string(s3.secret_key())
-                ));
-            if let Some(threads) = threads {
-                run = run.args(["--threads", &threads.to_string()]);
-            }
-            // Only the stdin line may supply credentials.
-            for key in [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-                "AWS_PROFILE",
-            ] {
-                run = run.env_remove(key);
-            }
-            Ok(run)
+    let samples = super::in_rounds(runs, &UPLOADERS, |uploader, round| {
+        let label = format!("{} #{round}", uploader.label());
+        let sample = upload(&s3, tools, tree, logs, &label, |bucket| {
+            let dest = format!("{bucket}/x");
+            Ok(match uploader {
+                Uploader::Rclone => rclone_run(tools, &s3, logs, &label, timeout)?
+                    .args(["copy", "--transfers", "4"])
+                    .arg(&tree.root)
+                    .arg(format!("{RCLONE_REMOTE}:{dest}")),
+                Uploader::NodePush => node_push_upload(tools, &s3, tree, &dest, &label, timeout),
+                Uploader::NodePushAllCores => {
+                    node_push_upload(tools, &s3, tree, &dest, &label, timeout)
+                        .args(["--threads", &super::cores().to_string()])
+                }
+                Uploader::Aws => {
+                    let mut run = TimedRun::new(&label, &tools.aws, timeout)
+                        .args(["s3", "cp", "--recursive", "--only-show-errors"])
+                        .arg(&tree.root)
+                        .arg(format!("s3://{dest}"))
+                        .args(["--endpoint-url", &s3.endpoint]);
+                    for (key, value) in aws_env(&s3, logs) {
+                        run = run.env(key, value);
+                    }
+                    run
+                }
+            })
         })?;
-        PushSummary::read(&stdout_path(logs, label))?
-            .check_complete(tree.files.len())
-            .with_context(|| format!("{label} to S3"))?;
-        Ok(row)
-    };
-    let node_push = node_push_run("node-push", None)?;
-    let node_push_all_cores = node_push_run(&format!("node-push --threads {cores}"), Some(cores))?;
-    let aws = upload(&s3, tools, tree, logs, "aws s3 cp --recursive", |bucket| {
-        let mut run = TimedRun::new("aws s3 cp --recursive", &tools.aws, timeout)
-            .args(["s3", "cp", "--recursive", "--only-show-errors"])
-            .arg(&tree.root)
-            .arg(format!("s3://{bucket}/x"))
-            .args(["--endpoint-url", &s3.endpoint]);
-        for (key, value) in aws_env(&s3, logs) {
-            run = run.env(key, value);
+        if matches!(uploader, Uploader::NodePush | Uploader::NodePushAllCores) {
+            PushSummary::read(&stdout_path(logs, &label))?
+                .check_complete(tree.files.len())
+                .with_context(|| format!("{label} to S3"))?;
         }
-        Ok(run)
+        Ok(sample)
     })?;
+    let row = |uploader: Uploader| {
+        let index = UPLOADERS.iter().position(|u| *u == uploader).unwrap_or(0);
+        Row::from_samples(uploader.label(), &samples[index])
+    };
     Ok(UploadRuns {
-        node_push,
-        node_push_all_cores,
-        rclone,
-        aws,
+        rclone: row(Uploader::Rclone),
+        node_push: row(Uploader::NodePush),
+        node_push_all_cores: row(Uploader::NodePushAllCores),
+        aws: row(Uploader::Aws),
     })
 }
 
-/// Creates a bucket named after `label`, waits for the server to be idle, runs the tool built by
-/// `make_run`, and checks that the bucket holds one object per source file.
+/// The name the rclone runs give the store (configured through the environment, not a config file).
+pub const RCLONE_REMOTE: &str = "bench";
+
+/// rclone with [`RCLONE_REMOTE`] set to `s3` and nothing else configured; the caller adds the command.
+pub fn rclone_run(
+    tools: &Tools,
+    s3: &SeaweedFs,
+    logs: &Path,
+    label: &str,
+    timeout: Duration,
+) -> Result<TimedRun> {
+    let var = |name: &str| format!("RCLONE_CONFIG_{}_{name}", RCLONE_REMOTE.to_uppercase());
+    let empty_config = logs.join("rclone.conf");
+    fs_err::write(&empty_config, "")?;
+    Ok(TimedRun::new(label, &tools.rclone, timeout)
+        .env("RCLONE_CONFIG", empty_config)
+        .env(var("TYPE"), "s3")
+        .env(var("PROVIDER"), "Other")
+        .env(var("ENDPOINT"), &s3.endpoint)
+        .env(var("REGION"), s3.region())
+        .env(var("ACCESS_KEY_ID"), s3.access_key())
+        .env(var("SECRET_ACCESS_KEY"), s3.secret_key())
+        // Debian's rclone 1.60 fails on the machine's AWS_CA_BUNDLE ("unable to load custom CA bundle").
+        .env_remove("AWS_CA_BUNDLE"))
+}
+
+/// node-push with the store's endpoint and its keys on the credentials line, and no other credentials;
+/// the caller adds the command.
+pub fn node_push_run(tools: &Tools, s3: &SeaweedFs, label: &str, timeout: Duration) -> TimedRun {
+    let mut run = TimedRun::new(label, &tools.node_push, timeout).stdin_line(format!(
+        "{{\"aws_access_key_id\":{},\"aws_secret_access_key\":{}}}",
+        json_string(s3.access_key()),
+        json_string(s3.secret_key())
+    ));
+    // Only the stdin line may supply credentials.
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        run = run.env_remove(key);
+    }
+    run
+}
+
+/// The store flags `upload` and `restore` share.
+pub fn store_flags(s3: &SeaweedFs) -> [&str; 5] {
+    [
+        "--endpoint",
+        &s3.endpoint,
+        "--region",
+        s3.region(),
+        "--credentials-stdin",
+    ]
+}
+
+/// `node-push upload` of the tree to `s3://<dest>` with default threads.
+pub fn node_push_upload(
+    tools: &Tools,
+    s3: &SeaweedFs,
+    tree: &SourceTree,
+    dest: &str,
+    label: &str,
+    timeout: Duration,
+) -> TimedRun {
+    node_push_run(tools, s3, label, timeout)
+        .args(["upload", "--dir"])
+        .arg(&tree.root)
+        .args(["--dest", &format!("s3://{dest}")])
+        .args(store_flags(s3))
+}
+
+/// Creates a bucket for the run labelled `label`, waits for the server to be idle, runs the tool built by
+/// `make_run` (given the bucket), checks that the bucket holds one object per source file, and deletes it.
 fn upload(
     s3: &SeaweedFs,
     tools: &Tools,
@@ -136,7 +209,7 @@ fn upload(
     logs: &Path,
     label: &str,
     make_run: impl FnOnce(&str) -> Result<TimedRun>,
-) -> Result<Row> {
+) -> Result<Sample> {
     let bucket = format!(
         "bench-{}",
         label
@@ -147,11 +220,7 @@ fn upload(
     );
     s3.create_bucket(&bucket)?;
     let run = make_run(&bucket)?;
-    let server_pid = s3.pid().context("SeaweedFS is not running")?;
-    wait_until_idle(server_pid);
-    let server_cpu_before = process_cpu_secs(server_pid)?;
-    let measured = run.run(logs)?;
-    let server_cpu_secs = process_cpu_secs(server_pid)? - server_cpu_before;
+    let (measured, server_cpu_secs) = run_beside_server(s3, &run, logs)?;
     let (objects, stored_bytes) = list_bucket(s3, &tools.aws, logs, &bucket)?;
     if objects != tree.files.len() as u64 {
         bail!(
@@ -159,12 +228,25 @@ fn upload(
             tree.files.len()
         );
     }
-    Ok(Row {
-        tool: label.to_string(),
+    s3.delete_bucket(&bucket)?;
+    Ok(Sample {
         measured,
         stored_bytes,
         server_cpu_secs: Some(server_cpu_secs),
     })
+}
+
+/// Runs `run` once the server is idle; returns its measurement and the server's CPU seconds meanwhile.
+pub fn run_beside_server(
+    s3: &SeaweedFs,
+    run: &TimedRun,
+    logs: &Path,
+) -> Result<(Measurement, f64)> {
+    let server_pid = s3.pid().context("SeaweedFS is not running")?;
+    wait_until_idle(server_pid);
+    let server_cpu_before = process_cpu_secs(server_pid)?;
+    let measured = run.run(logs)?;
+    Ok((measured, process_cpu_secs(server_pid)? - server_cpu_before))
 }
 
 /// The AWS CLI's environment: the instance's identity and nothing from the developer's own ~/.aws.

@@ -95,18 +95,11 @@ pub struct PushSummary {
 impl PushSummary {
     /// Reads the summary line from node-push's stdout (JSON lines) in `path`.
     pub fn read(path: &Path) -> Result<PushSummary> {
-        let stdout = fs_err::read_to_string(path)?;
-        let line = stdout
-            .lines()
-            .rev()
-            .find(|line| line.contains(r#""type":"summary""#))
-            .with_context(|| {
-                format!("node-push printed no summary line; see {}", path.display())
-            })?;
+        let line = last_line_of_type(path, "summary")?;
         Ok(PushSummary {
-            files_done: number_field(line, "files_done")?,
-            files_failed: number_field(line, "files_failed")?,
-            bytes_stored: number_field(line, "bytes_stored")?,
+            files_done: number_field(&line, "files_done")?,
+            files_failed: number_field(&line, "files_failed")?,
+            bytes_stored: number_field(&line, "bytes_stored")?,
         })
     }
 
@@ -121,6 +114,55 @@ impl PushSummary {
         }
         Ok(())
     }
+}
+
+/// The counts of `node-push restore`'s last `restore_summary` line that the benchmark checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreSummary {
+    pub files_done: u64,
+    pub files_failed: u64,
+    pub bytes_written: u64,
+    pub bytes_downloaded: u64,
+}
+
+impl RestoreSummary {
+    /// Reads the restore summary line from node-push's stdout (JSON lines) in `path`.
+    pub fn read(path: &Path) -> Result<RestoreSummary> {
+        let line = last_line_of_type(path, "restore_summary")?;
+        Ok(RestoreSummary {
+            files_done: number_field(&line, "files_done")?,
+            files_failed: number_field(&line, "files_failed")?,
+            bytes_written: number_field(&line, "bytes_written")?,
+            bytes_downloaded: number_field(&line, "bytes_downloaded")?,
+        })
+    }
+
+    /// Fails unless all `expected_files` were restored, `expected_bytes` in all.
+    pub fn check_complete(&self, expected_files: usize, expected_bytes: u64) -> Result<()> {
+        if self.files_failed > 0
+            || self.files_done != expected_files as u64
+            || self.bytes_written != expected_bytes
+        {
+            bail!(
+                "node-push restored {} of {expected_files} files ({} failed), {} of {expected_bytes} bytes",
+                self.files_done,
+                self.files_failed,
+                self.bytes_written
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The last line of node-push's stdout in `path` whose message type is `kind`.
+fn last_line_of_type(path: &Path, kind: &str) -> Result<String> {
+    let tag = format!(r#""type":"{kind}""#);
+    fs_err::read_to_string(path)?
+        .lines()
+        .rev()
+        .find(|line| line.contains(&tag))
+        .map(str::to_string)
+        .with_context(|| format!("node-push printed no {kind} line; see {}", path.display()))
 }
 
 /// The unsigned integer after `"field":` in a flat JSON object.
@@ -167,6 +209,18 @@ mod tests {
         );
         summary.check_complete(3).unwrap();
         assert!(summary.check_complete(4).is_err());
+        assert!(RestoreSummary::read(&stdout).is_err());
+        fs_err::write(
+            &stdout,
+            "{\"type\":\"restore_summary\",\"files_total\":2,\"files_done\":2,\"files_failed\":0,\
+             \"bytes_written\":10,\"bytes_downloaded\":7,\"failed_tables\":[],\"elapsed_ms\":5}\n",
+        )
+        .unwrap();
+        let restored = RestoreSummary::read(&stdout).unwrap();
+        assert_eq!((restored.bytes_written, restored.bytes_downloaded), (10, 7));
+        restored.check_complete(2, 10).unwrap();
+        assert!(restored.check_complete(2, 11).is_err());
+        assert!(PushSummary::read(&stdout).is_err());
         fs_err::remove_dir_all(&dir).unwrap();
         assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
     }
