@@ -251,6 +251,7 @@ impl UploadArgs {
             delete_after_upload: self.delete_after_upload,
             host_label: self.host_label.clone(),
             committed_manifest: self.committed_manifest.clone(),
+            reference_manifest: None,
             state_dir: self.state_dir.clone(),
             sse: self.sse.map(|sse| match sse {
                 SseArg::Aes256 => Sse::Aes256,

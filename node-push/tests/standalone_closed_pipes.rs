@@ -32,6 +32,7 @@ fn request(target: &std::path::Path) -> RestoreRequest {
                 etag: "0".repeat(32),
                 variant: 0,
                 source_id: None,
+                blake3: String::new(),
             },
             target: target.join("ks").join("t").join("ks-t-ic-1-Data.db"),
         }],

@@ -97,7 +97,8 @@ pub async fn list(
 
 fn from_manifest(manifest: &Manifest) -> BackupEntry {
     let legacy = manifest.is_legacy();
-    let (objects, _, stored) = manifest.totals();
+    let totals = manifest.totals();
+    let (objects, stored) = (totals.objects, totals.stored);
     BackupEntry {
         name: manifest.name.clone(),
         complete: true,

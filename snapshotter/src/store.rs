@@ -178,6 +178,8 @@ mod tests {
             started_at: t,
             completed_at: t,
             objects: vec![],
+            id: String::new(),
+            records: Vec::new(),
         });
         let key = write_manifest(store.as_ref(), &m, &PutOptions::default())
             .await

@@ -159,7 +159,10 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     assert_eq!(entries[0]["name"], name.as_str());
     assert_eq!(entries[0]["incrementals"], 1);
     assert_eq!(entries[0]["complete"], true);
-    assert_eq!(entries[0]["objects"], manifest.objects().count() as u64);
+    assert_eq!(
+        entries[0]["objects"],
+        manifest.inline_objects().count() as u64
+    );
     let table = stack.coordinator(&["list"])?;
     assert!(
         table.stdout.contains("snapshot + 1 incremental"),
@@ -174,7 +177,7 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     assert_ne!(users_name, name);
     let tables: BTreeSet<String> = stack
         .manifest(&users_name)?
-        .objects()
+        .inline_objects()
         .map(|o| o.table.clone())
         .collect();
     assert_eq!(tables, BTreeSet::from(["users".to_string()]));
@@ -190,7 +193,7 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
         .to_string();
     let tables: BTreeSet<String> = stack
         .manifest(&excl_name)?
-        .objects()
+        .inline_objects()
         .map(|o| format!("{}.{}", o.keyspace, o.table))
         .collect();
     assert_eq!(
@@ -348,9 +351,9 @@ fn a_node_that_needs_sudo() -> Result<()> {
     ensure!(with.success(), "{}", with.stderr);
     let name = with.json()?["backup"].as_str().unwrap().to_string();
     let manifest = stack.manifest(&name)?;
-    assert!(manifest.objects().count() > 0);
+    assert!(manifest.inline_objects().count() > 0);
     assert!(manifest
-        .objects()
+        .inline_objects()
         .all(|o| o.table == "users" && o.host == "node1"));
     assert!(stack.snapshot_dirs(0, "ks1")?.is_empty());
     Ok(())

@@ -65,7 +65,7 @@ fn check_objects(cluster: &Cluster, manifest: &Manifest) -> Result<()> {
     let stored = cluster
         .direct
         .objects(&layout::backup_prefix(BASE, &manifest.name))?;
-    for entry in manifest.objects() {
+    for entry in manifest.inline_objects() {
         let meta = stored
             .get(&entry.key)
             .unwrap_or_else(|| panic!("{} is in the manifest but not stored", entry.key));
@@ -230,10 +230,12 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
     let name = good.backup_name()?;
     let manifest = cluster.manifest(&name)?.expect("a manifest");
     let per_host: BTreeMap<&str, usize> =
-        manifest.objects().fold(BTreeMap::new(), |mut count, o| {
-            *count.entry(o.host.as_str()).or_default() += 1;
-            count
-        });
+        manifest
+            .inline_objects()
+            .fold(BTreeMap::new(), |mut count, o| {
+                *count.entry(o.host.as_str()).or_default() += 1;
+                count
+            });
     assert_eq!(per_host.len(), 3, "{per_host:?}");
     check_objects(&cluster, &manifest)?;
     snapshots_cleared(&cluster)?;
@@ -449,7 +451,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     let mut skipped_bytes = 0;
     for (key, before) in &stored_before {
         let entry = manifest
-            .objects()
+            .inline_objects()
             .find(|o| &o.key == key)
             .unwrap_or_else(|| panic!("{key} was stored, but is not in the manifest"));
         assert_eq!(entry.etag, before.etag, "{key} kept as it was");
@@ -512,7 +514,7 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
         .manifest(&compacted.backup_name()?)?
         .expect("a manifest");
     let data_files: Vec<&ObjectEntry> = manifest
-        .objects()
+        .inline_objects()
         .filter(|o| o.host == "node1" && o.source_path.ends_with("-Data.db"))
         .collect();
     assert_eq!(
@@ -654,7 +656,7 @@ fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_re
     ensure!(resumed.success(), "{}", resumed.stderr);
     assert_eq!(resumed.backup_name()?, name);
     let manifest = cluster.manifest(&name)?.expect("complete now");
-    assert!(manifest.objects().any(|o| o.host == "node3"));
+    assert!(manifest.inline_objects().any(|o| o.host == "node3"));
     check_objects(&cluster, &manifest)?;
     snapshots_cleared(&cluster)?;
     Ok(())

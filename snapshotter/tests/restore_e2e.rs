@@ -299,7 +299,7 @@ fn host_map_stages_one_nodes_data_on_another(
         manifest.name
     ));
     let node1_users: Vec<&ObjectEntry> = manifest
-        .objects()
+        .inline_objects()
         .filter(|o| o.host == "node1" && o.table == "users")
         .collect();
     let names: BTreeSet<String> = node1_users
@@ -688,7 +688,7 @@ fn verify_finds_a_damaged_object(stack: &Stack, tools: &Tools, name: &str) -> Re
 
     let manifest = stack.manifest(name)?;
     let victim = manifest
-        .objects()
+        .inline_objects()
         .find(|o| o.host == "node1" && o.table == "events" && o.source_path.ends_with("-Data.db"))
         .context("node1 has an events data file")?
         .clone();

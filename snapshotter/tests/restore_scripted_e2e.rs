@@ -188,12 +188,11 @@ fn refresh_imports_on_4_x_and_5_0_refreshes_on_3_11_and_restores_no_index_files(
         "",
     );
     let now = chrono::Utc::now();
-    manifest.batches.push(Batch {
-        kind: BatchKind::Snapshot,
-        started_at: now,
-        completed_at: now,
-        objects,
-    });
+    // A format-1 manifest (objects inline): what versions before records documents wrote.
+    manifest.format_version = 1;
+    let mut batch = Batch::new(BatchKind::Snapshot, now, now, String::new());
+    batch.objects = objects;
+    manifest.batches.push(batch);
     let (runtime, s3) = store(&weed)?;
     runtime.block_on(s3.put_object(
         &layout::manifest_key(BASE, NAME),

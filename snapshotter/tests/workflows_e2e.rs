@@ -284,13 +284,13 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
 
     let is_index = |path: &str| file_name(path).contains("_idx") || path.contains("/.");
     ensure!(
-        manifest.objects().any(|o| is_index(&o.source_path)),
+        manifest.inline_objects().any(|o| is_index(&o.source_path)),
         "no index SSTable in {name}: the test proves nothing"
     );
     // One object per SSTable file: the same bytes of the same file (by name, index dir included, without
     // its snapshots/<tag>/ or backups/ place) stored twice is an upload too many.
     let mut copies: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-    for entry in manifest.objects() {
+    for entry in manifest.inline_objects() {
         let place = entry
             .source_path
             .split("/snapshots/")
@@ -337,7 +337,7 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
         rewritten.is_empty(),
         "keys written more than once: {rewritten:?}"
     );
-    let listed: BTreeSet<&str> = manifest.objects().map(|o| o.key.as_str()).collect();
+    let listed: BTreeSet<&str> = manifest.inline_objects().map(|o| o.key.as_str()).collect();
     let strays: Vec<String> = ring
         .data_objects(base, &name)?
         .into_keys()
@@ -580,7 +580,7 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
     let before = ring.manifest(base, &name)?;
     check_stored(ring, base, &before)?;
     let committed: BTreeMap<String, (u64, String)> = before
-        .objects()
+        .inline_objects()
         .map(|o| (o.key.clone(), (o.compressed_size, o.etag.clone())))
         .collect();
     let host = ring.hosts()[REBUILT].clone();

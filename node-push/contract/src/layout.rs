@@ -27,6 +27,10 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const MANIFEST_STAGING_FILE: &str = "manifest.json.partial";
 /// Name of the ring object inside a backup's prefix.
 pub const RING_FILE: &str = "ring";
+/// Folder of a format-2 backup's records documents, inside its prefix.
+pub const RECORDS_DIR: &str = "manifest.d";
+/// Suffix of a records document (lzop-compressed JSON lines).
+pub const RECORDS_SUFFIX: &str = ".jsonl.lzo";
 const NAME_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// A backup's name: its UTC start time to the second, as the old tool formats it (`20240131235959`).
@@ -104,6 +108,23 @@ pub fn manifest_key(base: &str, name: &str) -> String {
 
 pub fn manifest_staging_key(base: &str, name: &str) -> String {
     format!("{}{MANIFEST_STAGING_FILE}", backup_prefix(base, name))
+}
+
+/// The records document of `host` in batch `batch_id` of backup `name`:
+/// `<base>/<NAME>/manifest.d/<batch id>/<host>.jsonl.lzo`.
+pub fn records_key(base: &str, name: &str, batch_id: &str, host: &str) -> String {
+    format!(
+        "{}{RECORDS_DIR}/{batch_id}/{host}{RECORDS_SUFFIX}",
+        backup_prefix(base, name)
+    )
+}
+
+/// Whether `key` is a records document of backup `name` (data-key parsers and listings skip those).
+pub fn is_records_key(base: &str, name: &str, key: &str) -> bool {
+    key.strip_prefix(&backup_prefix(base, name))
+        .is_some_and(|rest| {
+            rest.starts_with(RECORDS_DIR) && rest.as_bytes().get(RECORDS_DIR.len()) == Some(&b'/')
+        })
 }
 
 pub fn ring_key(base: &str, name: &str) -> String {
@@ -367,6 +388,35 @@ mod tests {
         for bad in ["2024013123595", "2024013123595x", "20241331235959", ""] {
             assert!(bad.parse::<BackupName>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn records_keys_are_recognised_and_never_parse_as_data() {
+        let key = records_key(
+            "b",
+            "20240101000000",
+            "20240101T000000000Z-00000001",
+            "10.0.0.1",
+        );
+        assert_eq!(
+            key,
+            "b/20240101000000/manifest.d/20240101T000000000Z-00000001/10.0.0.1.jsonl.lzo"
+        );
+        assert!(is_records_key("b", "20240101000000", &key));
+        assert!(matches!(
+            parse_key("b", &key),
+            Some(ParsedKey::Other { .. })
+        ));
+        assert!(!is_records_key(
+            "b",
+            "20240101000000",
+            "b/20240101000000/manifest.json"
+        ));
+        assert!(!is_records_key(
+            "b",
+            "20240101000000",
+            "b/20240101000000/manifest.dx/f"
+        ));
     }
 
     #[test]

@@ -3,20 +3,29 @@
 //! The old tool wrote `{"name", "base_path", "hosts", "keyspaces", "table"}`; those fields keep their names
 //! and meaning, so its manifests parse here ([`Manifest::format_version`] is then 0) and ours stay readable
 //! by it. We add a format version, the tool version, timestamps, and one [`Batch`] per upload run (the
-//! snapshot and every incremental after it), each listing its objects with size, compressed size, SHA-256
-//! of the source bytes and the S3 ETag, so that `verify` and `restore` can check every byte.
+//! snapshot and every incremental after it).
+//!
+//! Format 1 listed every object inline in its batch. Format 2 keeps `manifest.json` small: each batch names
+//! its id and, per host, a [`RecordsSummary`] (counts, bytes added, bytes referenced); the per-object
+//! records ([`ObjectEntry`]) live in one compressed JSON-lines document per host and batch
+//! ([`records`], at [`crate::layout::records_key`]), written once and never rewritten. An incremental adds
+//! a batch (its documents, then a new `manifest.json`) instead of rewriting every record. Both formats are
+//! read; [`Batch::objects`] holds a format-1 batch's objects.
 //!
 //! Invariant: a manifest is only ever written after every object it lists was uploaded and verified, and it
-//! is written last (first under [`crate::layout::MANIFEST_STAGING_FILE`], then copied into place).
+//! is written last (first under [`crate::layout::MANIFEST_STAGING_FILE`], then copied into place); the
+//! records documents it names are written and read back before it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod records;
 mod selection;
+pub use records::{RecordsHeader, RecordsSummary};
 pub use selection::Selection;
 
-/// The manifest format this version writes. 0 means "written by the old Python tool".
-pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+/// The manifest format this version writes. 0 means "written by the old Python tool", 1 "objects inline".
+pub const MANIFEST_FORMAT_VERSION: u32 = 2;
 
 /// A backup's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +49,11 @@ pub struct Manifest {
     pub exclude_tables: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
+    /// The complete backup of the same base path whose objects this one's snapshot may reference instead
+    /// of storing them again (a differential snapshot); `None` for a self-contained backup. In the run
+    /// record it tells `purge` that a backup in progress may come to reference that backup's objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Every upload run into this backup, oldest first: the snapshot, then the incrementals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub batches: Vec<Batch>,
@@ -51,7 +65,102 @@ pub struct Batch {
     pub kind: BatchKind,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// Format 1 only: the batch's objects, inline. Empty in format 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<ObjectEntry>,
+    /// Format 2: the batch's id, unique in the backup ([`Batch::new_id`]); its records are at
+    /// [`crate::layout::records_key`]`(base, name, id, host)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// Format 2: one summary per host with records in this batch, in `--hosts` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordsSummary>,
+}
+
+impl Batch {
+    /// A format-2 batch with no records yet.
+    pub fn new(
+        kind: BatchKind,
+        started_at: DateTime<Utc>,
+        completed_at: DateTime<Utc>,
+        id: String,
+    ) -> Self {
+        Batch {
+            kind,
+            started_at,
+            completed_at,
+            objects: Vec::new(),
+            id,
+            records: Vec::new(),
+        }
+    }
+
+    /// A batch id: its start time to the millisecond and a caller's nonce, so that two runs adding to one
+    /// backup at once never write the same records keys.
+    pub fn new_id(started_at: DateTime<Utc>, nonce: u32) -> String {
+        format!("{}-{nonce:08x}", started_at.format("%Y%m%dT%H%M%S%3fZ"))
+    }
+
+    /// (objects, source bytes, stored bytes, stored bytes added by this backup) over every host.
+    pub fn totals(&self, base: &str, name: &str) -> Totals {
+        if self.records.is_empty() {
+            return Totals::of_entries(&self.objects, base, name);
+        }
+        self.records
+            .iter()
+            .fold(Totals::default(), |t, r| t + r.totals())
+    }
+}
+
+/// Counts over a set of records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub objects: u64,
+    /// Source bytes.
+    pub size: u64,
+    /// Stored (compressed) bytes of every object listed, wherever it lives.
+    pub stored: u64,
+    /// Stored bytes of the objects under this backup's own prefix (the rest are referenced).
+    pub added: u64,
+}
+
+impl Totals {
+    /// Totals of `entries` of backup `name` under `base`.
+    pub fn of_entries<'a>(
+        entries: impl IntoIterator<Item = &'a ObjectEntry>,
+        base: &str,
+        name: &str,
+    ) -> Totals {
+        let prefix = crate::layout::backup_prefix(base, name);
+        entries.into_iter().fold(Totals::default(), |t, o| Totals {
+            objects: t.objects + 1,
+            size: t.size + o.size,
+            stored: t.stored + o.compressed_size,
+            added: t.added
+                + if o.key.starts_with(&prefix) {
+                    o.compressed_size
+                } else {
+                    0
+                },
+        })
+    }
+
+    /// Stored bytes that live in other backups.
+    pub fn referenced(&self) -> u64 {
+        self.stored - self.added
+    }
+}
+
+impl std::ops::Add for Totals {
+    type Output = Totals;
+    fn add(self, o: Totals) -> Totals {
+        Totals {
+            objects: self.objects + o.objects,
+            size: self.size + o.size,
+            stored: self.stored + o.stored,
+            added: self.added + o.added,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +186,13 @@ pub struct ObjectEntry {
     pub size: u64,
     /// Stored (lzop) size in bytes.
     pub compressed_size: u64,
-    /// Hex SHA-256 of the source bytes.
+    /// Hex SHA-256 of the source bytes: recorded by versions before BLAKE3 (empty since, and in the old
+    /// tool's backups, which record nothing). See [`ObjectEntry::digest`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
+    /// Hex BLAKE3 of the source bytes: what this version records for every object it stores.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub blake3: String,
     /// The object's ETag, without quotes.
     pub etag: String,
     /// 0 for the file's own key; N > 0 when that key was already taken in this backup by a committed
@@ -96,6 +210,41 @@ pub struct ObjectEntry {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// The digest of an object's source bytes, as recorded: BLAKE3 where present, else SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentDigest<'a> {
+    Blake3(&'a str),
+    Sha256(&'a str),
+}
+
+impl ContentDigest<'_> {
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            ContentDigest::Blake3(_) => "BLAKE3",
+            ContentDigest::Sha256(_) => "SHA-256",
+        }
+    }
+
+    pub fn hex(&self) -> &str {
+        match self {
+            ContentDigest::Blake3(hex) | ContentDigest::Sha256(hex) => hex,
+        }
+    }
+}
+
+impl ObjectEntry {
+    /// The recorded digest of the source bytes; `None` when none was recorded.
+    pub fn digest(&self) -> Option<ContentDigest<'_>> {
+        if !self.blake3.is_empty() {
+            Some(ContentDigest::Blake3(&self.blake3))
+        } else if !self.sha256.is_empty() {
+            Some(ContentDigest::Sha256(&self.sha256))
+        } else {
+            None
+        }
+    }
 }
 
 /// A manifest that cannot be read.
@@ -129,6 +278,7 @@ impl Manifest {
             tool_version: Some(crate::TOOL_VERSION.to_string()),
             exclude_tables: Vec::new(),
             created_at: Some(Utc::now()),
+            reference: None,
             batches: Vec::new(),
         }
     }
@@ -158,20 +308,22 @@ impl Manifest {
         self.format_version == 0
     }
 
-    /// Every object of every batch.
-    pub fn objects(&self) -> impl Iterator<Item = &ObjectEntry> {
+    /// Format 1 only: every object of every batch, inline. A format-2 manifest has none here: its records
+    /// are read host by host (`engine::records`).
+    pub fn inline_objects(&self) -> impl Iterator<Item = &ObjectEntry> {
         self.batches.iter().flat_map(|b| b.objects.iter())
     }
 
-    /// Objects of the batches completed at or before `until` (all when `None`): a point-in-time view.
-    pub fn objects_until(
-        &self,
-        until: Option<DateTime<Utc>>,
-    ) -> impl Iterator<Item = &ObjectEntry> {
+    /// Whether the per-object records live in records documents (format 2 and later).
+    pub fn has_records_documents(&self) -> bool {
+        self.format_version >= 2
+    }
+
+    /// The batches completed at or before `until` (all when `None`): a point-in-time view.
+    pub fn batches_until(&self, until: Option<DateTime<Utc>>) -> impl Iterator<Item = &Batch> {
         self.batches
             .iter()
             .filter(move |b| until.is_none_or(|t| b.completed_at <= t))
-            .flat_map(|b| b.objects.iter())
     }
 
     pub fn incremental_count(&self) -> usize {
@@ -181,11 +333,36 @@ impl Manifest {
             .count()
     }
 
-    /// (object count, source bytes, stored bytes) over all batches.
-    pub fn totals(&self) -> (u64, u64, u64) {
-        self.objects().fold((0, 0, 0), |(n, size, stored), o| {
-            (n + 1, size + o.size, stored + o.compressed_size)
+    /// Totals over all batches, from the summaries (format 2) or the inline objects (format 1).
+    pub fn totals(&self) -> Totals {
+        self.batches.iter().fold(Totals::default(), |t, b| {
+            t + b.totals(&self.base_path, &self.name)
         })
+    }
+
+    /// The backups outside this one whose objects its records reference.
+    pub fn referenced_backups(&self) -> std::collections::BTreeSet<&str> {
+        let own = crate::layout::backup_prefix(&self.base_path, &self.name);
+        let base = crate::layout::base_prefix(&self.base_path);
+        let mut names: std::collections::BTreeSet<&str> = self
+            .batches
+            .iter()
+            .flat_map(|b| {
+                b.records
+                    .iter()
+                    .flat_map(|r| r.refers_to.iter().map(String::as_str))
+            })
+            .collect();
+        for o in self.inline_objects().filter(|o| !o.key.starts_with(&own)) {
+            if let Some(name) = o
+                .key
+                .strip_prefix(&base)
+                .and_then(|rest| rest.split('/').next())
+            {
+                names.insert(name);
+            }
+        }
+        names
     }
 }
 
@@ -202,7 +379,8 @@ mod tests {
             table: "t".into(),
             size: 10,
             compressed_size: 7,
-            sha256: "00".repeat(32),
+            sha256: String::new(),
+            blake3: "00".repeat(32),
             etag: "abc".into(),
             variant: 0,
             source_id: None,
@@ -216,11 +394,11 @@ mod tests {
         assert!(m.is_legacy());
         assert_eq!(m.hosts, ["h1", "h2"]);
         assert_eq!(m.keyspaces, None);
-        assert_eq!(m.totals(), (0, 0, 0));
+        assert_eq!(m.totals(), Totals::default());
     }
 
     #[test]
-    fn round_trips_with_batches() {
+    fn reads_format_1_with_inline_objects() {
         let mut m = Manifest::new(
             "20240101000000",
             "b",
@@ -228,29 +406,83 @@ mod tests {
             Some(vec!["ks".into()]),
             "",
         );
+        m.format_version = 1;
         let t0 = Utc::now();
-        m.batches.push(Batch {
-            kind: BatchKind::Snapshot,
-            started_at: t0,
-            completed_at: t0,
-            objects: vec![entry("a")],
-        });
-        m.batches.push(Batch {
-            kind: BatchKind::Incremental,
-            started_at: t0,
-            completed_at: t0 + chrono::Duration::seconds(60),
-            objects: vec![entry("b")],
-        });
+        let mut snapshot = Batch::new(BatchKind::Snapshot, t0, t0, String::new());
+        snapshot.objects = vec![entry("b/20240101000000/h1/a")];
+        let mut incremental = Batch::new(
+            BatchKind::Incremental,
+            t0,
+            t0 + chrono::Duration::seconds(60),
+            String::new(),
+        );
+        incremental.objects = vec![entry("b/20230101000000/h1/b")];
+        m.batches = vec![snapshot, incremental];
         let back = Manifest::from_json("k", m.to_json().as_bytes()).unwrap();
         assert_eq!(back, m);
-        assert_eq!(back.totals(), (2, 20, 14));
+        assert!(!back.has_records_documents());
+        let totals = back.totals();
+        assert_eq!(
+            (totals.objects, totals.size, totals.stored, totals.added),
+            (2, 20, 14, 7)
+        );
         assert_eq!(back.incremental_count(), 1);
-        assert_eq!(back.objects_until(Some(t0)).count(), 1);
-        // The old tool's fields stay at the top level with their old names.
-        let value: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(back.batches_until(Some(t0)).count(), 1);
+        assert_eq!(
+            back.referenced_backups().into_iter().collect::<Vec<_>>(),
+            ["20230101000000"]
+        );
+    }
+
+    #[test]
+    fn round_trips_format_2_with_summaries() {
+        let mut m = Manifest::new(
+            "20240101000000",
+            "b",
+            vec!["h1".into(), "h2".into()],
+            None,
+            "",
+        );
+        m.reference = Some("20231231000000".into());
+        let t0 = Utc::now();
+        let mut batch = Batch::new(BatchKind::Snapshot, t0, t0, Batch::new_id(t0, 7));
+        for host in ["h1", "h2"] {
+            batch.records.push(RecordsSummary {
+                host: host.into(),
+                objects: 3,
+                size: 30,
+                stored: 21,
+                added: 7,
+                refers_to: vec!["20231231000000".into()],
+                document_size: 100,
+            });
+        }
+        m.batches.push(batch);
+        let json = m.to_json();
+        let back = Manifest::from_json("k", json.as_bytes()).unwrap();
+        assert_eq!(back, m);
+        assert!(back.has_records_documents());
+        assert_eq!(back.totals().referenced(), 28);
+        assert_eq!(
+            back.referenced_backups().into_iter().collect::<Vec<_>>(),
+            ["20231231000000"]
+        );
+        // The old tool's fields stay at the top level with their old names; no object is inline.
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         for field in ["name", "base_path", "hosts", "keyspaces", "table"] {
             assert!(value.get(field).is_some(), "{field}");
         }
+        assert!(value["batches"][0].get("objects").is_none());
+    }
+
+    #[test]
+    fn digest_prefers_blake3() {
+        let mut e = entry("k");
+        assert_eq!(e.digest().unwrap().algorithm(), "BLAKE3");
+        e.blake3.clear();
+        assert_eq!(e.digest(), None);
+        e.sha256 = "ab".into();
+        assert_eq!(e.digest(), Some(ContentDigest::Sha256("ab")));
     }
 
     #[test]

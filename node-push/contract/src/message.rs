@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The protocol version this build speaks. The coordinator refuses a node-push with another.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// One line node-push prints on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +180,9 @@ pub enum SkipReason {
     Vanished,
     /// An object with the same key, size and ETag is already stored (a resumed run); the entry is reused.
     AlreadyStored { entry: ObjectEntry },
+    /// A differential snapshot: the reference backup stores this file's exact bytes (same name, size and
+    /// digest, the digest computed from the file now); the entry points at that object.
+    Referenced { entry: ObjectEntry },
 }
 
 /// Totals of one node-push run.
@@ -199,6 +202,12 @@ pub struct Summary {
     /// Incremental files whose SSTable the target backup already holds (see [`Message::InBackup`]).
     #[serde(default)]
     pub files_in_backup: u64,
+    /// Differential snapshot: files whose bytes the reference backup already stores, not sent.
+    #[serde(default)]
+    pub files_referenced: u64,
+    /// Source bytes of those files.
+    #[serde(default)]
+    pub bytes_referenced: u64,
     pub elapsed_ms: u64,
 }
 
@@ -265,7 +274,8 @@ mod tests {
             table: "t".into(),
             size: 3,
             compressed_size: 60,
-            sha256: "ab".repeat(32),
+            sha256: String::new(),
+            blake3: "ab".repeat(32),
             etag: "e".into(),
             variant: 0,
             source_id: None,

@@ -206,6 +206,10 @@ pub struct UploadRequest {
     /// Incremental: the key of the manifest of the backup this batch goes into.
     #[serde(default)]
     pub committed_manifest: Option<String>,
+    /// Snapshot, differential: the key of the manifest of the complete backup whose objects may be
+    /// referenced instead of uploaded, for files whose bytes it provably stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_manifest: Option<String>,
     /// Where the node's stream registry lives.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
@@ -246,6 +250,7 @@ impl UploadRequest {
             delete_after_upload: false,
             host_label: None,
             committed_manifest: None,
+            reference_manifest: None,
             state_dir: None,
             sse: None,
             sse_kms_key_id: None,

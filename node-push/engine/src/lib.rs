@@ -19,6 +19,7 @@
 pub mod lzop;
 pub mod metrics;
 pub mod ratelimit;
+pub mod records;
 pub mod restore;
 pub mod select;
 pub mod sstable;

@@ -35,7 +35,8 @@ pub(super) async fn against_committed(
         Err(error) => return Err(error).with_context(|| format!("cannot read {key}")),
     };
     let manifest = Manifest::from_json(key, &bytes)?;
-    let committed = Committed::from_entries(manifest.objects().filter(|o| o.host == host_label));
+    let entries = engine::records::host_entries(store, &manifest, host_label, None).await?;
+    let committed = Committed::from_entries(entries.iter());
     // Hashing candidates reads files: off the async threads.
     let plan = tokio::task::spawn_blocking(move || incremental::plan(items, &committed))
         .await

@@ -89,7 +89,7 @@ fn a_backup_on_seaweedfs_restores_byte_for_byte_from_a_plan_and_by_hand() {
     let options = RestoreOptions::new(RestoreMode::Stage {
         staging_root: staging.clone(),
     });
-    let plan = plan_restore(manifest.objects(), &options).unwrap();
+    let plan = plan_restore(manifest.inline_objects(), &options).unwrap();
     assert_eq!(
         plan.target_hosts().into_iter().collect::<Vec<_>>(),
         ["node1"]

@@ -140,7 +140,7 @@ fn a_duplicate_and_a_variant_of_one_name_restore_once_each_byte_for_byte() {
     let options = RestoreOptions::new(RestoreMode::Stage {
         staging_root: staging.clone(),
     });
-    let plan = plan_restore(manifest.objects(), &options).unwrap();
+    let plan = plan_restore(manifest.inline_objects(), &options).unwrap();
     assert_eq!((plan.duplicates, plan.renumbered), (1, 1));
     let run = node_push(
         &args(&["restore", "--from", &from, "--plan-stdin"]),

@@ -283,6 +283,8 @@ pub fn manifest(
             started_at: completed_at - chrono::Duration::seconds(1),
             completed_at,
             objects,
+            id: String::new(),
+            records: Vec::new(),
         });
     }
     manifest

@@ -70,12 +70,11 @@ impl BackupJob {
             Plan::Snapshot { name, .. } => (self.new_manifest(name), BatchKind::Snapshot),
             Plan::Incremental { base } => ((**base).clone(), BatchKind::Incremental),
         };
-        manifest.batches.push(Batch {
-            kind,
-            started_at,
-            completed_at,
-            objects,
-        });
+        // Format 1 (objects inline) until the records documents are written here.
+        manifest.format_version = 1;
+        let mut batch = Batch::new(kind, started_at, completed_at, String::new());
+        batch.objects = objects;
+        manifest.batches.push(batch);
         manifest
     }
 
@@ -190,11 +189,12 @@ impl BackupJob {
         self.output.stage(Stage::Manifest, "");
         let json = store::put_options(s3, "application/json");
         let key = store::write_manifest(self.store.as_ref(), manifest, &json).await?;
-        let (objects, _, stored) = manifest.totals();
+        let totals = manifest.totals();
         self.output.info(format!(
-            "manifest s3://{}/{key}: {objects} objects, {} stored",
+            "manifest s3://{}/{key}: {} objects, {} stored",
             s3.bucket,
-            crate::output::human_bytes(stored)
+            totals.objects,
+            crate::output::human_bytes(totals.stored)
         ));
         state.lock().expect("not poisoned").manifest_key = Some(key);
         Ok(())

@@ -58,6 +58,7 @@ fn entry(host: &str, name: &str, file: &str) -> ObjectEntry {
         size: 10,
         compressed_size: 8,
         sha256: "0".repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: Some(format!("1:{host}:{file}")),
@@ -256,7 +257,7 @@ async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
         crate::store::ManifestRead::Found(m) => m,
         other => panic!("{other:?}"),
     };
-    assert_eq!(manifest.objects().count(), 2);
+    assert_eq!(manifest.inline_objects().count(), 2);
     assert_eq!(manifest.keyspaces, Some(vec!["ks".to_string()]));
     assert!(
         crate::store::get(r.store.as_ref(), "base/20240101000000/ring")
@@ -505,7 +506,7 @@ async fn an_incremental_records_every_verified_object_even_when_a_host_fails() {
     assert_eq!(manifest.batches.len(), 1);
     assert_eq!(manifest.batches[0].kind, BatchKind::Incremental);
     assert_eq!(
-        manifest.objects().count(),
+        manifest.inline_objects().count(),
         2,
         "a's file and b's verified file"
     );

@@ -17,6 +17,7 @@ fn entry(key: &str, size: u64) -> ObjectEntry {
         size: size * 2,
         compressed_size: size,
         sha256: "0".repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,
@@ -48,6 +49,8 @@ async fn lists_ours_the_old_tools_and_incomplete_backups_newest_first() {
             started_at: t,
             completed_at: t,
             objects: (0..n).map(|i| entry(&format!("k{i}"), 100)).collect(),
+            id: String::new(),
+            records: Vec::new(),
         });
     }
     put(&store, "c/20240301000000/manifest.json", &m.to_json()).await;

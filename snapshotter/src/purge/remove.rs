@@ -27,7 +27,7 @@ pub type Protected = HashMap<String, String>;
 pub fn protected<'a>(remaining: impl IntoIterator<Item = &'a Manifest>) -> Protected {
     let mut keys = Protected::new();
     for manifest in remaining {
-        for object in manifest.objects() {
+        for object in manifest.inline_objects() {
             keys.entry(object.key.clone())
                 .or_insert_with(|| manifest.name.clone());
         }
@@ -98,7 +98,7 @@ async fn remove_objects(
     };
     let mut candidates = listing.objects.clone();
     let listed: BTreeSet<&str> = listing.objects.iter().map(|o| o.key.as_str()).collect();
-    for object in backup.manifest.iter().flat_map(|m| m.objects()) {
+    for object in backup.manifest.iter().flat_map(|m| m.inline_objects()) {
         if !object.key.starts_with(&prefix) && !listed.contains(object.key.as_str()) {
             candidates.push(ObjectMeta {
                 key: object.key.clone(),

@@ -99,6 +99,7 @@ fn entry(key: &str) -> ObjectEntry {
         size: 1,
         compressed_size: 1,
         sha256: "0".repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,
@@ -139,6 +140,8 @@ async fn backup_of(
         started_at: t,
         completed_at: t,
         objects,
+        id: String::new(),
+        records: Vec::new(),
     });
     write_manifest(store, &m).await;
     m

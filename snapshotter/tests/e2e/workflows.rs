@@ -408,7 +408,7 @@ pub fn batch(manifest: &Manifest, batch: usize) -> Result<&[ObjectEntry]> {
 pub fn check_stored(ring: &Ring, base: &str, manifest: &Manifest) -> Result<()> {
     let stored = ring.data_objects(base, &manifest.name)?;
     let mut keys = BTreeSet::new();
-    for entry in manifest.objects() {
+    for entry in manifest.inline_objects() {
         ensure!(
             keys.insert(entry.key.as_str()),
             "{}: two manifest entries share the key {}",

@@ -48,6 +48,7 @@ pub fn objects_from_listing(base: &str, name: &str, objects: &[ObjectMeta]) -> V
                     size: 0,
                     compressed_size: meta.size,
                     sha256: String::new(),
+                    blake3: String::new(),
                     etag: meta.etag.clone(),
                     variant: data.variant,
                     source_id: None,
@@ -140,6 +141,7 @@ mod tests {
                 etag: String::new(),
                 variant: 0,
                 source_id: None,
+                blake3: String::new(),
             };
             let data = entry_data_key(&entry).unwrap_or_else(|| panic!("{base}"));
             assert_eq!(

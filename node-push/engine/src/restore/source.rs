@@ -44,6 +44,8 @@ pub enum SourceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Records(#[from] crate::records::RecordsIoError),
     #[error(
         "no complete backup{} {} (no readable manifest.json)",
         host.as_ref().map(|h| format!(" of host {h}")).unwrap_or_default(),
@@ -70,7 +72,11 @@ fn under(base: &str) -> String {
 
 impl SourceError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SourceError::Store(e) if e.is_retryable())
+        match self {
+            SourceError::Store(e) => e.is_retryable(),
+            SourceError::Records(e) => e.is_retryable(),
+            _ => false,
+        }
     }
 }
 
@@ -144,5 +150,9 @@ pub async fn backup_objects(
         }
         return Ok(list_backup_objects(store, base, &manifest.name).await?);
     }
-    Ok(manifest.objects_until(until).cloned().collect())
+    let mut entries = Vec::new();
+    for host in &manifest.hosts {
+        entries.extend(crate::records::host_entries(store, manifest, host, until).await?);
+    }
+    Ok(entries)
 }

@@ -150,6 +150,7 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
             size: uploaded.source_bytes,
             compressed_size: uploaded.compressed_bytes,
             sha256: uploaded.sha256,
+            blake3: String::new(),
             etag: uploaded.etag,
             variant: item.variant,
             source_id,

@@ -220,6 +220,7 @@ pub(super) async fn already_stored(
         size: computed.source_bytes,
         compressed_size: stored.size,
         sha256: computed.sha256,
+        blake3: String::new(),
         etag: stored.etag.clone(),
         variant: item.variant,
         source_id: crate::sstable::source_id_of(&item.path).ok(),

@@ -53,6 +53,8 @@ async fn complete(store: &MemoryStore, name: &str) {
         started_at: now,
         completed_at: now,
         objects: vec![],
+        id: String::new(),
+        records: Vec::new(),
     });
     store::write_manifest(store, &m, &PutOptions::default())
         .await

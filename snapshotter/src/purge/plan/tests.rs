@@ -27,6 +27,8 @@ fn scoped(
         started_at: t,
         completed_at: t,
         objects: vec![],
+        id: String::new(),
+        records: Vec::new(),
     });
     if let Some(last) = last {
         m.batches.push(Batch {
@@ -34,6 +36,8 @@ fn scoped(
             started_at: time(last),
             completed_at: time(last),
             objects: vec![],
+            id: String::new(),
+            records: Vec::new(),
         });
     }
     (name.to_string(), t, Found::Complete(Box::new(m)))

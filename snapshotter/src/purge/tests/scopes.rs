@@ -142,7 +142,7 @@ async fn an_object_a_remaining_manifest_lists_is_kept_and_manifests_go_first() {
         .unwrap();
     assert!(last_manifest < first_data, "{deleted:?}");
     // What the newest backup lists is all there.
-    for object in newest.objects() {
+    for object in newest.inline_objects() {
         assert!(left.contains(&object.key), "{} of {left:?}", object.key);
     }
 }

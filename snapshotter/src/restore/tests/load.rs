@@ -29,6 +29,7 @@ fn entry(file: &str, sha: &str) -> ObjectEntry {
         size: 10,
         compressed_size: 8,
         sha256: sha.repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,

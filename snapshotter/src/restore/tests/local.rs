@@ -72,6 +72,7 @@ async fn store_file(
         size: bytes.len() as u64,
         compressed_size: stored.len() as u64,
         sha256: hex::encode(Sha256::digest(&bytes)),
+        blake3: String::new(),
         etag,
         variant: 0,
         source_id: None,
@@ -85,6 +86,7 @@ fn at(text: &str) -> DateTime<Utc> {
 /// A backup of n1 and n2: a snapshot batch, then an incremental batch an hour later.
 async fn backup(store: &dyn ObjectStore) -> Manifest {
     let mut manifest = Manifest::new(NAME, "base", vec!["n1".into(), "n2".into()], None, "");
+    manifest.format_version = 1; // objects inline
     let mut first = Vec::new();
     for host in ["n1", "n2"] {
         for file in ["ks-t-ia-1-Data.db", "ks-t-ia-1-Index.db"] {
@@ -101,6 +103,8 @@ async fn backup(store: &dyn ObjectStore) -> Manifest {
             started_at: at(time),
             completed_at: at(time),
             objects,
+            id: String::new(),
+            records: Vec::new(),
         });
     }
     store

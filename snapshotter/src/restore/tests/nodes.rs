@@ -59,6 +59,7 @@ fn entry(host: &str, table: &str, file: &str) -> ObjectEntry {
         size: 10,
         compressed_size: 8,
         sha256: "0".repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,
@@ -73,6 +74,8 @@ pub(super) fn selected(entries: Vec<ObjectEntry>) -> Selected {
         started_at: t,
         completed_at: t,
         objects: entries.clone(),
+        id: String::new(),
+        records: Vec::new(),
     });
     Selected {
         manifest,

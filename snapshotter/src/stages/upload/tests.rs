@@ -15,6 +15,7 @@ fn entry(path: &str) -> ObjectEntry {
         size: 10,
         compressed_size: 8,
         sha256: "0".repeat(64),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,

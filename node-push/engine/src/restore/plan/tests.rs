@@ -17,6 +17,7 @@ fn entry(host: &str, path: &str, sha: &str) -> ObjectEntry {
         size: 10,
         compressed_size: 8,
         sha256: sha.into(),
+        blake3: String::new(),
         etag: "e".into(),
         variant: 0,
         source_id: None,

@@ -42,6 +42,7 @@ fn committed_entry(path: &Path, content: &str, variant: u32) -> ObjectEntry {
         size: content.len() as u64,
         compressed_size: 1,
         sha256: hex::encode(Sha256::digest(content.as_bytes())),
+        blake3: String::new(),
         etag: "e".into(),
         variant,
         source_id: None,
