@@ -9,6 +9,8 @@
 //! the base path that were started longer ago than `--abandoned-after` are aborted. `--dry-run` prints
 //! the same plan, grouped by selection, and changes nothing.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod plan;
 mod remove;
 mod report;

@@ -1,8 +1,12 @@
 //! `verify [--snapshot-name N] [--deep]`: check a backup's objects from this machine with node-push's
 //! verify library. Shallow: every object exists with the size and ETag its manifest entry records. Deep:
 //! also downloaded (ranged GETs, bounded memory, nothing written) and checked against the lzop block
-//! checksums, the recorded size and the SHA-256. A backup the old tool wrote has no recorded sizes or
+//! checksums, the recorded size and the digest. A backup the old tool wrote has no recorded sizes or
 //! hashes: its objects are found by listing and, deep, checked by their lzop checksums.
+//!
+//! Host by host: one host's records ([`engine::records::host_entries`]) are in memory at a time. Every
+//! record is checked where its key points, also under another backup's prefix (a differential snapshot's
+//! referenced objects). A host whose records cannot be read is reported bad and the others still checked.
 //!
 //! Per-host report; exit code 1 when any object is bad, naming each.
 
@@ -13,9 +17,14 @@ use crate::settings::CommonSettings;
 use crate::store;
 use anyhow::{bail, Context, Result};
 use contract::exit::ExitStatus;
+use contract::layout;
+use contract::manifest::{Manifest, ObjectEntry};
+use engine::records::host_entries;
 use engine::restore::{backup_objects, find_backup, BackupSelector};
+use engine::store::ObjectStore;
 use engine::verify::{verify_objects, VerifyConfig, VerifyDepth};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +35,8 @@ use std::sync::Arc;
 struct HostLine {
     host: String,
     objects: usize,
+    /// Objects stored under another backup's prefix (referenced by a differential snapshot).
+    referenced: usize,
     ok: usize,
     bad: usize,
 }
@@ -67,6 +78,7 @@ impl VerifyOutcome {
         let mut table = Table::new(vec![
             Column::left("HOST"),
             Column::right("OBJECTS").min_width(8),
+            Column::right("REFERENCED").min_width(8),
             Column::right("OK").min_width(8),
             Column::right("BAD").min_width(8),
         ]);
@@ -74,6 +86,7 @@ impl VerifyOutcome {
             table.row([
                 h.host.clone(),
                 h.objects.to_string(),
+                h.referenced.to_string(),
                 h.ok.to_string(),
                 h.bad.to_string(),
             ]);
@@ -101,9 +114,6 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     let manifest = find_backup(store.as_ref(), base, &selector, None)
         .await
         .with_context(|| format!("--snapshot-name {selector} in {}", store.describe()))?;
-    let objects = backup_objects(store.as_ref(), base, &manifest, None)
-        .await
-        .with_context(|| format!("backup {} in {}", manifest.name, store.describe()))?;
     let depth = if args.deep {
         VerifyDepth::Deep
     } else {
@@ -113,58 +123,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     if let Some(n) = args.concurrency {
         config.concurrency = n;
     }
-    output.info(format!(
-        "verifying {} objects of backup {} ({})",
-        objects.len(),
-        manifest.name,
-        if args.deep {
-            "download and decode each"
-        } else {
-            "HEAD each"
-        }
-    ));
-    let checked = Arc::new(AtomicU64::new(0));
-    let total = objects.len() as u64;
-    let report = {
-        let output = output.clone();
-        let checked = checked.clone();
-        verify_objects(store, objects, &config, move |object| {
-            let n = checked.fetch_add(1, Ordering::Relaxed) + 1;
-            if !object.status.is_ok() {
-                output.error(format!("{}: {}", object.entry.host, object));
-            } else {
-                output.verbose(format!("ok {}", object.entry.key));
-            }
-            if n.is_multiple_of(100) && n < total {
-                output.info(format!("{n}/{total} objects checked"));
-            }
-        })
-        .await
-    };
-    let outcome = VerifyOutcome {
-        backup: manifest.name.clone(),
-        deep: args.deep,
-        legacy: manifest.is_legacy(),
-        ok: report.is_ok(),
-        hosts: report
-            .per_host()
-            .into_iter()
-            .map(|(host, ok, bad)| HostLine {
-                host: host.to_string(),
-                objects: ok + bad,
-                ok,
-                bad,
-            })
-            .collect(),
-        bad: report
-            .failures()
-            .map(|r| BadObject {
-                host: r.entry.host.clone(),
-                key: r.entry.key.clone(),
-                problem: r.status.to_string(),
-            })
-            .collect(),
-    };
+    let outcome = verify_backup(store, base, &manifest, &config, &output).await?;
     output.result(&outcome.table(), &serde_json::to_value(&outcome)?);
     if outcome.ok {
         return Ok(ExitStatus::Success.into());
@@ -179,3 +138,138 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     );
     Ok(ExitStatus::Failed.into())
 }
+
+/// The hosts whose records a manifest holds: its `--hosts`, then any other a batch names.
+fn record_hosts(manifest: &Manifest) -> Vec<String> {
+    let mut hosts = manifest.hosts.clone();
+    let named = manifest
+        .batches
+        .iter()
+        .flat_map(|b| b.records.iter().map(|r| &r.host))
+        .chain(manifest.inline_objects().map(|o| &o.host));
+    for host in named {
+        if !hosts.contains(host) {
+            hosts.push(host.clone());
+        }
+    }
+    hosts
+}
+
+/// Checks every object of `manifest`, one host at a time.
+async fn verify_backup(
+    store: Arc<dyn ObjectStore>,
+    base: &str,
+    manifest: &Manifest,
+    config: &VerifyConfig,
+    output: &Arc<Output>,
+) -> Result<VerifyOutcome> {
+    let mut legacy = match manifest.is_legacy() {
+        true => Some(by_host(
+            backup_objects(store.as_ref(), base, manifest, None)
+                .await
+                .with_context(|| format!("backup {} in {}", manifest.name, store.describe()))?,
+        )),
+        false => None,
+    };
+    let (hosts, total) = match &legacy {
+        Some(found) => (
+            found.keys().cloned().collect(),
+            found.values().map(Vec::len).sum::<usize>() as u64,
+        ),
+        None => (record_hosts(manifest), manifest.totals().objects),
+    };
+    let deep = config.depth == VerifyDepth::Deep;
+    output.info(format!(
+        "verifying {total} objects of backup {} host by host ({})",
+        manifest.name,
+        if deep {
+            "download and decode each"
+        } else {
+            "HEAD each"
+        }
+    ));
+    let mut outcome = VerifyOutcome {
+        backup: manifest.name.clone(),
+        deep,
+        legacy: manifest.is_legacy(),
+        ok: true,
+        hosts: Vec::new(),
+        bad: Vec::new(),
+    };
+    let checked = Arc::new(AtomicU64::new(0));
+    let own = layout::backup_prefix(base, &manifest.name);
+    for host in hosts {
+        let objects = match legacy.as_mut() {
+            Some(found) => found.remove(&host).unwrap_or_default(),
+            None => match host_entries(store.as_ref(), manifest, &host, None).await {
+                Ok(objects) => objects,
+                Err(error) => {
+                    output.error(format!("{host}: {error}"));
+                    outcome.bad.push(BadObject {
+                        host: host.clone(),
+                        key: String::new(),
+                        problem: format!("records cannot be read: {error}"),
+                    });
+                    outcome.ok = false;
+                    continue;
+                }
+            },
+        };
+        let referenced = objects.iter().filter(|o| !o.key.starts_with(&own)).count();
+        let report = verify_objects(
+            store.clone(),
+            objects,
+            config,
+            progress(output.clone(), checked.clone(), total),
+        )
+        .await;
+        outcome.ok &= report.is_ok();
+        let (ok, bad) = report
+            .per_host()
+            .into_iter()
+            .fold((0, 0), |(ok, bad), (_, o, b)| (ok + o, bad + b));
+        outcome.hosts.push(HostLine {
+            host,
+            objects: ok + bad,
+            referenced,
+            ok,
+            bad,
+        });
+        outcome.bad.extend(report.failures().map(|r| BadObject {
+            host: r.entry.host.clone(),
+            key: r.entry.key.clone(),
+            problem: r.status.to_string(),
+        }));
+    }
+    Ok(outcome)
+}
+
+fn by_host(objects: Vec<ObjectEntry>) -> BTreeMap<String, Vec<ObjectEntry>> {
+    let mut hosts: BTreeMap<String, Vec<ObjectEntry>> = BTreeMap::new();
+    for object in objects {
+        hosts.entry(object.host.clone()).or_default().push(object);
+    }
+    hosts
+}
+
+/// What each checked object prints: bad ones as errors, a count every 100.
+fn progress(
+    output: Arc<Output>,
+    checked: Arc<AtomicU64>,
+    total: u64,
+) -> impl Fn(&engine::verify::ObjectReport) + Send + Sync + 'static {
+    move |object| {
+        let n = checked.fetch_add(1, Ordering::Relaxed) + 1;
+        if !object.status.is_ok() {
+            output.error(format!("{}: {}", object.entry.host, object));
+        } else {
+            output.verbose(format!("ok {}", object.entry.key));
+        }
+        if n.is_multiple_of(100) && n < total {
+            output.info(format!("{n}/{total} objects checked"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,16 @@
 //! Which backup, which of its objects, and where each goes: the backup named by `--snapshot-name` (or the
 //! newest complete one), its objects up to `--until` (or, for a backup the old tool wrote, every data
 //! object listed under it), planned per source host with node-push's [`plan_restore`].
+//!
+//! Only the records of the source hosts that take part are read (`--hosts`: those hosts' records
+//! documents alone, [`host_entries`]); a differential snapshot's records point at objects under an older
+//! backup's prefix, and are restored from there.
 
 use super::settings::RestoreSettings;
 use crate::output::Output;
 use anyhow::{bail, Context, Result};
 use contract::manifest::{Manifest, ObjectEntry};
+use engine::records::host_entries;
 use engine::restore::{
     backup_objects, find_backup, plan_restore, PlannedFile, RestoreMode, RestoreOptions,
     RestorePlan,
@@ -17,7 +22,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Selected {
     pub manifest: Manifest,
-    /// Every object of the backup up to `--until`, before the keyspace/table/host filters.
+    /// The objects of the source hosts that take part (`--hosts`, else all), up to `--until`, before
+    /// the keyspace/table filters.
     pub objects: Vec<ObjectEntry>,
 }
 
@@ -62,7 +68,7 @@ pub async fn select(
             }
         }
     }
-    let objects = backup_objects(store, base, &manifest, settings.until)
+    let objects = objects(store, base, &manifest, settings)
         .await
         .with_context(|| format!("backup {} in {}", manifest.name, store.describe()))?;
     let batches = match settings.until {
@@ -92,6 +98,28 @@ pub async fn select(
         ));
     }
     Ok(Selected { manifest, objects })
+}
+
+/// The objects of the hosts that take part: `--hosts` read host by host from their records alone (an
+/// old-tool backup: its listing, filtered), every host's without `--hosts`.
+async fn objects(
+    store: &dyn ObjectStore,
+    base: &str,
+    manifest: &Manifest,
+    settings: &RestoreSettings,
+) -> Result<Vec<ObjectEntry>, engine::restore::SourceError> {
+    if settings.hosts.is_empty() || manifest.is_legacy() {
+        let mut objects = backup_objects(store, base, manifest, settings.until).await?;
+        if !settings.hosts.is_empty() {
+            objects.retain(|o| settings.hosts.contains(&o.host));
+        }
+        return Ok(objects);
+    }
+    let mut objects = Vec::new();
+    for host in &settings.hosts {
+        objects.extend(host_entries(store, manifest, host, settings.until).await?);
+    }
+    Ok(objects)
 }
 
 fn options(settings: &RestoreSettings, mode: RestoreMode, hosts: Vec<String>) -> RestoreOptions {

@@ -1,0 +1,101 @@
+//! Verify of format-2 backups against the in-memory store: host by host, referenced objects checked where
+//! they live.
+
+use super::*;
+use crate::memstore::MemoryStore;
+use crate::purge::fixtures::{format2_backup, own_key, record};
+use crate::settings::{OutputMode, Verbosity};
+
+const OLD: &str = "20240101000000";
+const NEW: &str = "20240102000000";
+
+fn quiet() -> Arc<Output> {
+    Arc::new(Output::new(OutputMode::Plain, Verbosity::Quiet))
+}
+
+/// OLD holds a and b of h1 and c of h2; NEW stores d of h1 and references OLD's a (h1) and c (h2).
+async fn differential(store: &dyn ObjectStore) -> Manifest {
+    let (a, b, c) = (
+        own_key(OLD, "h1", "a"),
+        own_key(OLD, "h1", "b"),
+        own_key(OLD, "h2", "c"),
+    );
+    format2_backup(
+        store,
+        OLD,
+        None,
+        &[
+            ("h1", vec![record("h1", &a), record("h1", &b)]),
+            ("h2", vec![record("h2", &c)]),
+        ],
+    )
+    .await;
+    format2_backup(
+        store,
+        NEW,
+        Some(OLD),
+        &[
+            (
+                "h1",
+                vec![record("h1", &a), record("h1", &own_key(NEW, "h1", "d"))],
+            ),
+            ("h2", vec![record("h2", &c)]),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn checks_referenced_objects_where_they_live_and_names_a_missing_one() {
+    let memory = Arc::new(MemoryStore::default());
+    let store: Arc<dyn ObjectStore> = memory.clone();
+    let manifest = differential(store.as_ref()).await;
+    let config = VerifyConfig::new(VerifyDepth::Shallow);
+    let outcome = verify_backup(store.clone(), "b", &manifest, &config, &quiet())
+        .await
+        .unwrap();
+    assert!(outcome.ok, "{}", outcome.table());
+    let lines: Vec<(&str, usize, usize, usize)> = outcome
+        .hosts
+        .iter()
+        .map(|h| (h.host.as_str(), h.objects, h.referenced, h.ok))
+        .collect();
+    assert_eq!(lines, [("h1", 2, 1, 2), ("h2", 1, 1, 1)]);
+
+    let missing = own_key(OLD, "h2", "c");
+    store.delete(&missing).await.unwrap();
+    let outcome = verify_backup(store.clone(), "b", &manifest, &config, &quiet())
+        .await
+        .unwrap();
+    assert!(!outcome.ok);
+    assert_eq!(outcome.bad.len(), 1, "{}", outcome.table());
+    assert_eq!(outcome.bad[0].key, missing);
+    assert_eq!(outcome.bad[0].host, "h2");
+    assert_eq!(outcome.bad[0].problem, "missing");
+}
+
+#[tokio::test]
+async fn a_missing_records_document_fails_its_host_and_the_others_are_checked() {
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let manifest = differential(store.as_ref()).await;
+    let batch = &manifest.batches[0].id;
+    let document = layout::records_key("b", NEW, batch, "h1");
+    store.delete(&document).await.unwrap();
+    let config = VerifyConfig::new(VerifyDepth::Shallow);
+    let outcome = verify_backup(store, "b", &manifest, &config, &quiet())
+        .await
+        .unwrap();
+    assert!(!outcome.ok);
+    assert_eq!(outcome.bad.len(), 1);
+    assert_eq!(outcome.bad[0].host, "h1");
+    assert!(
+        outcome.bad[0].problem.contains(&document),
+        "{:?}",
+        outcome.bad
+    );
+    assert_eq!(outcome.hosts.len(), 1);
+    assert_eq!(
+        (outcome.hosts[0].host.as_str(), outcome.hosts[0].ok),
+        ("h2", 1)
+    );
+}
