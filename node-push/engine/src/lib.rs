@@ -2,6 +2,7 @@
 //! is a thin command line over it, and the coordinator uses it where it must read the store itself
 //! (`list`, `verify`, `purge`, `restore --local`).
 //!
+//! - [`digest`]: the content digest of source bytes (BLAKE3; SHA-256 for older entries);
 //! - [`lzop`]: the lzop container on top of the `lzo1x` crate, blocks compressed in parallel;
 //! - [`store`]: the object-store trait with S3 and local-directory implementations, retries, credentials;
 //! - [`select`]: finds the files to back up the Cassandra way (cassandra.yaml, 1.2 to 5.0 layouts);
@@ -16,6 +17,7 @@
 //! The types both binaries exchange (key layout, manifest, messages, requests, exit codes) are in the
 //! `contract` crate; nothing here parses a command line.
 
+pub mod digest;
 pub mod lzop;
 pub mod metrics;
 pub mod ratelimit;

@@ -11,7 +11,8 @@
 //! SSTable seen in a snapshot and in `backups/` has one location.
 //!
 //! Identity is proven by content, never guessed from names: a [`Fingerprint`] is the sorted list of
-//! (component, size, SHA-256) of every file of the SSTable; the generation is not part of it, so an SSTable
+//! (component, size, content digest) of every file of the SSTable (the digest tagged with its algorithm,
+//! [`crate::digest`], so that only digests of one algorithm are ever compared); the generation is not part of it, so an SSTable
 //! that `nodetool refresh`/`import` loaded under a new generation (and hard-linked into `backups/`) has the
 //! fingerprint of the stored one it came from.
 
@@ -61,7 +62,8 @@ pub fn source_id_of(path: &Path) -> std::io::Result<String> {
     std::fs::symlink_metadata(path).map(|meta| source_id(&meta))
 }
 
-/// The content of an SSTable, without its generation: (component, size, hex SHA-256), sorted.
+/// The content of an SSTable, without its generation: (component, size, [`Fingerprint::tag`] of its
+/// digest), sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(Vec<(String, u64, String)>);
 
@@ -71,19 +73,19 @@ impl Fingerprint {
         Fingerprint(components)
     }
 
+    /// A digest as a fingerprint holds it: `<algorithm>:<lower-case hex>`; for no digest (the old tool's
+    /// entries) a tag no computed digest has, so such a file never matches.
+    pub fn tag(digest: Option<(crate::digest::Algorithm, &str)>) -> String {
+        match digest {
+            Some((algorithm, hex)) => format!("{}:{}", algorithm.name(), hex.to_ascii_lowercase()),
+            None => "unrecorded".to_string(),
+        }
+    }
+
     /// (component, size) pairs, sorted: what must match before hashing is worth it.
     pub fn shape(&self) -> Vec<(String, u64)> {
         self.0.iter().map(|(c, s, _)| (c.clone(), *s)).collect()
     }
-}
-
-/// Hex SHA-256 of a file's bytes.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

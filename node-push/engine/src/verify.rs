@@ -5,14 +5,16 @@
 //!   its ETag is the entry's `etag`.
 //! - [`VerifyDepth::Deep`]: the shallow checks, then the object is streamed through the lzop decoder (ranged
 //!   GETs, bounded memory, nothing written anywhere): every block checksum, then the decoded size and
-//!   SHA-256 against `size` and `sha256`. A damaged stream is reported as such (with its offset) even when
+//!   digest against `size` and the digest the entry records (`blake3`, or `sha256` for entries of earlier
+//!   versions; see [`crate::digest`]). A damaged stream is reported as such (with its offset) even when
 //!   the ETag differs too; an object whose ETag differs but whose bytes decode to the recorded ones is
-//!   reported as an ETag mismatch. Entries without a `sha256` (rebuilt from a listing of a backup
-//!   the old tool wrote) get the lzop checks only.
+//!   reported as an ETag mismatch. Entries without a digest (rebuilt from a listing of a backup the old
+//!   tool wrote) get the lzop checks only.
 //!
 //! Every object gets an [`ObjectStatus`]; the [`VerifyReport`] groups them by host. One bad object never
 //! stops the others.
 
+use crate::digest::Algorithm;
 use crate::restore::{
     check_stored, decode_checked, ChunkedReader, DecodeError, Discard, FetchConfig, ObjectError,
 };
@@ -28,7 +30,7 @@ use tokio::sync::{watch, Semaphore};
 pub enum VerifyDepth {
     /// HEAD: existence, stored size, ETag.
     Shallow,
-    /// Also download and decode: lzop checksums, decoded size, SHA-256.
+    /// Also download and decode: lzop checksums, decoded size, content digest.
     Deep,
 }
 
@@ -79,8 +81,9 @@ pub enum ObjectStatus {
         expected: u64,
         found: u64,
     },
-    /// The decoded bytes do not hash to `sha256`.
+    /// The decoded bytes do not hash to the recorded digest (`algorithm`: BLAKE3 or SHA-256).
     ShaMismatch {
+        algorithm: Algorithm,
         expected: String,
         found: String,
     },
@@ -110,8 +113,15 @@ impl ObjectStatus {
                 expected, found, ..
             } => ObjectStatus::SizeMismatch { expected, found },
             ObjectError::ShaMismatch {
-                expected, found, ..
-            } => ObjectStatus::ShaMismatch { expected, found },
+                algorithm,
+                expected,
+                found,
+                ..
+            } => ObjectStatus::ShaMismatch {
+                algorithm,
+                expected,
+                found,
+            },
             error @ (ObjectError::Store(_) | ObjectError::Cancelled { .. }) => {
                 ObjectStatus::Unreadable {
                     retryable: error.is_retryable(),
@@ -138,9 +148,14 @@ impl fmt::Display for ObjectStatus {
             ObjectStatus::SizeMismatch { expected, found } => {
                 write!(f, "decodes to {found} bytes, the manifest says {expected}")
             }
-            ObjectStatus::ShaMismatch { expected, found } => write!(
+            ObjectStatus::ShaMismatch {
+                algorithm,
+                expected,
+                found,
+            } => write!(
                 f,
-                "SHA-256 of the decoded bytes is {found}, the manifest says {expected}"
+                "{} of the decoded bytes is {found}, the manifest says {expected}",
+                algorithm.name()
             ),
             ObjectStatus::Unreadable { message, .. } => write!(f, "unreadable: {message}"),
         }

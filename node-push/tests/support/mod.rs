@@ -277,6 +277,8 @@ pub fn manifest(
         None,
         "",
     );
+    // Objects inline: a format-1 manifest (format 2 keeps them in records documents).
+    manifest.format_version = 1;
     for (kind, completed_at, objects) in batches {
         manifest.batches.push(Batch {
             kind,

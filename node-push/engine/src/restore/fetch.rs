@@ -6,13 +6,13 @@
 //! chunks exist per object at any time (one being fetched, one waiting, one being decoded), whatever the
 //! object's size. If the decoder stops early, dropping the reader stops the fetching.
 
+use crate::digest::{same_hex, Algorithm, Hasher};
 use crate::lzop::{LzopDecoder, LzopError};
 use crate::ratelimit::RateLimiter;
 use crate::store::{with_retry, ObjectStore, RetryPolicy, StoreError};
 use bytes::Bytes;
 use contract::manifest::ObjectEntry;
 use contract::message::RestoreFailure;
-use sha2::{Digest as _, Sha256};
 use std::io::{self, BufRead, Read};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
@@ -57,9 +57,10 @@ pub enum ObjectError {
         expected: u64,
         found: u64,
     },
-    #[error("{key}: SHA-256 of the decoded bytes is {found}, the manifest says {expected}")]
+    #[error("{key}: {} of the decoded bytes is {found}, the manifest says {expected}", algorithm.name())]
     ShaMismatch {
         key: String,
+        algorithm: Algorithm,
         expected: String,
         found: String,
     },
@@ -246,8 +247,9 @@ impl Drop for ChunkedReader {
 pub struct Decoded {
     /// Decoded bytes.
     pub size: u64,
-    /// Hex SHA-256 of the decoded bytes.
-    pub sha256: String,
+    /// Hex digest of the decoded bytes, with the algorithm the entry records (SHA-256 when it records
+    /// none: the old tool's backups).
+    pub digest: String,
     /// Stored bytes read.
     pub downloaded: u64,
 }
@@ -277,7 +279,8 @@ pub(crate) enum DecodeError<E> {
     Sink(E),
 }
 
-/// Decodes the whole stream into `sink`, then checks size and SHA-256 against `entry` (when recorded).
+/// Decodes the whole stream into `sink`, then checks size and digest against `entry` (when recorded, with
+/// the algorithm it records).
 /// Runs on a blocking thread.
 pub(crate) fn decode_checked<S: DecodedSink>(
     entry: &ObjectEntry,
@@ -293,7 +296,8 @@ pub(crate) fn decode_checked<S: DecodedSink>(
         }))
     };
     let mut decoder = LzopDecoder::new(reader).map_err(object_error)?;
-    let mut hasher = Sha256::new();
+    let recorded = Algorithm::of_entry(entry);
+    let mut hasher = Hasher::new(recorded.map_or(Algorithm::Sha256, |(algorithm, _)| algorithm));
     let mut size = 0u64;
     loop {
         let block = match decoder.fill_buf() {
@@ -314,25 +318,33 @@ pub(crate) fn decode_checked<S: DecodedSink>(
         sink.progress(size);
     }
     let downloaded = decoder.stats().compressed_bytes;
-    let sha256 = hex::encode(hasher.finalize());
-    let recorded = !entry.sha256.is_empty();
-    if recorded && size != entry.size {
+    let algorithm = hasher.algorithm();
+    let digest = hasher.finalize_hex();
+    let Some((_, expected)) = recorded else {
+        return Ok(Decoded {
+            size,
+            digest,
+            downloaded,
+        });
+    };
+    if size != entry.size {
         return Err(DecodeError::Object(ObjectError::SizeMismatch {
             key: entry.key.clone(),
             expected: entry.size,
             found: size,
         }));
     }
-    if recorded && !sha256.eq_ignore_ascii_case(&entry.sha256) {
+    if !same_hex(&digest, expected) {
         return Err(DecodeError::Object(ObjectError::ShaMismatch {
             key: entry.key.clone(),
-            expected: entry.sha256.clone(),
-            found: sha256,
+            algorithm,
+            expected: expected.to_string(),
+            found: digest,
         }));
     }
     Ok(Decoded {
         size,
-        sha256,
+        digest,
         downloaded,
     })
 }

@@ -9,7 +9,7 @@
 //!    [`HostMap`]; [`RestorePlan::request_for`] is one node's [`RestoreRequest`];
 //! 3. run: [`restore_files`] streams every object through the lzop decoder with bounded memory (ranged
 //!    GETs of `chunk_size`, at most three chunks per file in flight, `concurrency` files at a time),
-//!    checks the lzop checksums, the size and the SHA-256 against the entry, writes `<target>.part`, and
+//!    checks the lzop checksums, the size and the recorded digest (BLAKE3, or SHA-256) against the entry, writes `<target>.part`, and
 //!    fsyncs and renames it to `<target>` only when everything matched.
 //!
 //! `node-push restore` (the `node-push` crate's `restore_command`) and the stdin protocol in

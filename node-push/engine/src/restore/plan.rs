@@ -72,7 +72,7 @@ pub struct PlannedFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestorePlan {
     pub files: Vec<PlannedFile>,
-    /// SSTables left out because an identical one (same components, sizes and SHA-256s) is restored.
+    /// SSTables left out because an identical one (same components, sizes and digests) is restored.
     pub duplicates: usize,
     /// SSTables restored under another generation, because an earlier SSTable of the plan has theirs.
     pub renumbered: usize,
@@ -116,9 +116,10 @@ impl RestorePlan {
     }
 }
 
-/// Bytes a file is expected to take on disk; stored size when the source size is unknown (legacy).
+/// Bytes a file is expected to take on disk; stored size when the source size is unknown (legacy: no
+/// digest recorded).
 pub(crate) fn expected_bytes(entry: &ObjectEntry) -> u64 {
-    if entry.sha256.is_empty() {
+    if entry.digest().is_none() {
         entry.compressed_size
     } else {
         entry.size

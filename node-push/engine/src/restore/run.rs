@@ -204,7 +204,7 @@ fn report(events: &Events, file: &RestoreFile, outcome: &Result<Decoded, Restore
             key,
             target,
             size: decoded.size,
-            sha256: decoded.sha256.clone(),
+            sha256: decoded.digest.clone(),
         },
         Err(error) => Message::RestoreFileFailed {
             key,
@@ -242,7 +242,7 @@ impl DecodedSink for PartSink {
 }
 
 /// Restores one file: the object must exist with its recorded stored size, decode with every lzop checksum
-/// right, and match the recorded size and SHA-256; only then is it renamed to its target.
+/// right, and match the recorded size and digest; only then is it renamed to its target.
 pub async fn restore_one(
     store: Arc<dyn ObjectStore>,
     file: &RestoreFile,

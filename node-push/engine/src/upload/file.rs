@@ -6,8 +6,9 @@
 //! read again (Cassandra's files are immutable once written, so this only happens to a file still being
 //! written or replaced).
 
-use super::parts::{multipart_etag, part_size_for, HashingReader, Part, PartProducer};
+use super::parts::{multipart_etag, part_size_for, Part, PartProducer};
 use super::Context;
+use crate::digest::HashingReader;
 use crate::lzop::LzopEncoder;
 use crate::store::{
     with_retry, BodyDigest, CompletedPart, RetryPolicy, StoreError, TransportCheck,
@@ -74,7 +75,8 @@ impl FileError {
 /// What one successful attempt produced.
 struct Uploaded {
     source_bytes: u64,
-    sha256: String,
+    /// Hex BLAKE3 of the source bytes.
+    blake3: String,
     compressed_bytes: u64,
     etag: String,
 }
@@ -149,8 +151,8 @@ pub async fn upload_file(ctx: &Context, item: &UploadItem) -> Result<ObjectEntry
             table: item.table.clone(),
             size: uploaded.source_bytes,
             compressed_size: uploaded.compressed_bytes,
-            sha256: uploaded.sha256,
-            blake3: String::new(),
+            sha256: String::new(),
+            blake3: uploaded.blake3,
             etag: uploaded.etag,
             variant: item.variant,
             source_id,
@@ -183,12 +185,12 @@ async fn upload_small(
             encoder
                 .read_to_end(&mut body)
                 .map_err(|source| read_error(&path, source))?;
-            let (bytes, sha) = encoder.into_inner().finish();
-            Ok((body, bytes, sha))
+            let (bytes, blake3) = encoder.into_inner().finish();
+            Ok((body, bytes, blake3))
         })
         .await
         .expect("compression task panicked")?;
-    let (body, source_bytes, sha256) = compressed;
+    let (body, source_bytes, blake3) = compressed;
     let compressed_bytes = body.len() as u64;
     let digest = BodyDigest::of(&body, check == TransportCheck::ContentMd5);
     let expected = digest.md5.map(hex::encode);
@@ -209,7 +211,7 @@ async fn upload_small(
     ctx.add_sent(compressed_bytes);
     Ok(Uploaded {
         source_bytes,
-        sha256,
+        blake3,
         compressed_bytes,
         etag,
     })
@@ -316,8 +318,8 @@ async fn send_parts(
             }
         }
         let compressed = producer.compressed_bytes();
-        let (bytes, sha) = producer.finish();
-        Ok((bytes, sha, compressed))
+        let (bytes, blake3) = producer.finish();
+        Ok((bytes, blake3, compressed))
     });
 
     let mut uploads = tokio::task::JoinSet::new();
@@ -370,7 +372,7 @@ async fn send_parts(
     while let Some(done) = uploads.join_next().await {
         sent += record_part(ctx, &mut completed, done.expect("part task panicked")?);
     }
-    let (source_bytes, sha256, compressed_bytes) =
+    let (source_bytes, blake3, compressed_bytes) =
         producer.await.expect("compression task panicked")?;
     completed.sort_by_key(|p| p.part_number);
     // Content-MD5: the object's ETag is known in advance. CRC32C: the store checks the parts' CRC32Cs and
@@ -411,7 +413,7 @@ async fn send_parts(
     debug_assert_eq!(sent, compressed_bytes);
     Ok(Uploaded {
         source_bytes,
-        sha256,
+        blake3,
         compressed_bytes,
         etag,
     })

@@ -3,7 +3,8 @@
 //! An incremental does not trust `backups/` to hold only new files: other runs, operators and Cassandra
 //! itself share that directory. It compares every `backups/` SSTable with the committed objects of the
 //! target backup (this host's entries of its manifest):
-//! - an SSTable whose [`Fingerprint`] (every component's size and SHA-256) equals a committed SSTable of
+//! - an SSTable whose [`Fingerprint`] (every component's size and content digest, computed with the
+//!   algorithm the committed entries record: BLAKE3, or SHA-256 for earlier versions) equals a committed SSTable of
 //!   the same table is already in the backup (a restored SSTable that `refresh`/`import` linked into
 //!   `backups/`, a second link to the same file): nothing is sent, and it is reported as such;
 //! - an SSTable whose own keys are free is sent under them;
@@ -16,10 +17,14 @@
 //! a committed one of the same table.
 
 use super::UploadItem;
+use crate::digest::{self, Algorithm};
 use crate::sstable::{self, Fingerprint};
 use contract::layout;
 use contract::manifest::ObjectEntry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// (component, size) of every file of an SSTable, sorted.
+type Shape = Vec<(String, u64)>;
 
 /// The committed objects of one host in the backup an incremental goes into.
 #[derive(Debug, Default)]
@@ -27,18 +32,20 @@ pub struct Committed {
     keys: HashSet<String>,
     /// Fingerprints of committed SSTables by table location, each with one of its keys (for the report).
     fingerprints: HashMap<String, HashMap<Fingerprint, String>>,
-    /// Shapes (component, size) of committed SSTables by table location.
-    shapes: HashMap<String, HashSet<Vec<(String, u64)>>>,
+    /// Shapes (component, size) of committed SSTables by table location, with the digest algorithms
+    /// their entries record (what a file of that shape must be hashed with to be compared).
+    shapes: HashMap<String, HashMap<Shape, BTreeSet<Algorithm>>>,
 }
 
 impl Committed {
     /// From a manifest's entries of this host (every batch).
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a ObjectEntry>) -> Self {
         let mut committed = Committed::default();
-        // (location, prefix, variant, in a snapshot) -> (component, size, sha256) of each file.
+        // (location, prefix, variant, in a snapshot) -> (component, size, tagged digest) of each file.
         type Group = (String, String, u32, bool);
         let mut groups: BTreeMap<Group, Vec<(String, u64, String)>> = BTreeMap::new();
         let mut first_key: BTreeMap<Group, String> = BTreeMap::new();
+        let mut algorithms: BTreeMap<Group, BTreeSet<Algorithm>> = BTreeMap::new();
         for entry in entries {
             committed.keys.insert(entry.key.clone());
             let Some((location, file)) = sstable::table_location(&entry.source_path) else {
@@ -50,23 +57,33 @@ impl Committed {
             first_key
                 .entry(group.clone())
                 .or_insert_with(|| entry.key.clone());
+            let recorded = Algorithm::of_entry(entry);
+            if let Some((algorithm, _)) = recorded {
+                algorithms
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(algorithm);
+            }
             groups.entry(group).or_default().push((
                 component.to_string(),
                 entry.size,
-                entry.sha256.clone(),
+                Fingerprint::tag(recorded),
             ));
         }
         for (group, components) in groups {
             let key = first_key
                 .remove(&group)
                 .expect("every group has a first key");
+            let hashed_with = algorithms.remove(&group).unwrap_or_default();
             let location = group.0;
             let fingerprint = Fingerprint::new(components);
             committed
                 .shapes
                 .entry(location.clone())
                 .or_default()
-                .insert(fingerprint.shape());
+                .entry(fingerprint.shape())
+                .or_default()
+                .extend(hashed_with);
             committed
                 .fingerprints
                 .entry(location)
@@ -144,24 +161,25 @@ fn already_in_backup(
             .unwrap_or_default();
         sstable::split_component(&name).1.to_string()
     };
-    let mut shape: Vec<(String, u64)> = group.iter().map(|i| (component(i), i.size)).collect();
+    let mut shape: Shape = group.iter().map(|i| (component(i), i.size)).collect();
     shape.sort();
-    if !committed.shapes.get(location)?.contains(&shape) {
-        return None;
-    }
-    let mut hashed = Vec::with_capacity(group.len());
-    let mut ids = Vec::with_capacity(group.len());
-    for item in group {
-        // A file that cannot be read here is left to the upload, which reports it properly.
-        let id = sstable::source_id_of(&item.path).ok()?;
-        let sha = sstable::sha256_file(&item.path).ok()?;
-        hashed.push((component(item), item.size, sha));
-        ids.push(id);
-    }
-    let matches = committed
-        .fingerprints
-        .get(location)?
-        .get(&Fingerprint::new(hashed))?;
+    let algorithms = committed.shapes.get(location)?.get(&shape)?;
+    let fingerprints = committed.fingerprints.get(location)?;
+    let mut buf = Vec::new();
+    // A file that cannot be read here is left to the upload, which reports it properly.
+    let ids = group
+        .iter()
+        .map(|item| sstable::source_id_of(&item.path).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let matches = algorithms.iter().find_map(|&algorithm| {
+        let mut hashed = Vec::with_capacity(group.len());
+        for item in group {
+            let (size, hex) = digest::hash_file(&item.path, algorithm, &mut buf).ok()?;
+            let tag = Fingerprint::tag(Some((algorithm, hex.as_str())));
+            hashed.push((component(item), size, tag));
+        }
+        fingerprints.get(&Fingerprint::new(hashed))
+    })?;
     Some(
         group
             .iter()

@@ -30,8 +30,7 @@ mod resume;
 
 pub use file::{upload_file, FileError, UploadItem};
 pub use parts::{
-    multipart_etag, part_size_for, HashingReader, Part, PartBuffers, PartProducer, MAX_PARTS,
-    MIN_PART_SIZE,
+    multipart_etag, part_size_for, Part, PartBuffers, PartProducer, MAX_PARTS, MIN_PART_SIZE,
 };
 pub use report::{log_line, ProgressThrottle, Reporter};
 pub use resume::{listing_prefix, StoredObjects};

@@ -1,15 +1,15 @@
-//! Turning a source file into upload parts: read → SHA-256 → lzop → fixed-size parts with their CRC32C
+//! Turning a source file into upload parts: read → BLAKE3 → lzop → fixed-size parts with their CRC32C
 //! (and MD5, where the store checks Content-MD5).
 //!
 //! This runs on a blocking thread: [`PartProducer`] reads the file through a [`HashingReader`] into an
 //! [`LzopEncoder`] (which compresses batches of blocks in parallel on the shared rayon pool) and cuts the
 //! compressed stream into parts. Memory per file is one part plus the encoder's batch, whatever the file size.
 
+use crate::digest::HashingReader;
 use crate::lzop::{EncoderOptions, LzopEncoder};
 use crate::store::BodyDigest;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
-use sha2::Sha256;
 use std::io::{self, BufRead, Read};
 use std::sync::{Arc, Mutex};
 
@@ -27,38 +27,6 @@ pub fn part_size_for(source_size: u64, configured: u64) -> u64 {
     configured
         .max(MIN_PART_SIZE)
         .max(needed.div_ceil(mib) * mib)
-}
-
-/// A reader that hashes (SHA-256) and counts what passes through it.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// (bytes read, hex SHA-256 of them).
-    pub fn finish(self) -> (u64, String) {
-        (self.bytes, hex::encode(self.hasher.finalize()))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
 }
 
 /// One part of compressed data with its digests.
@@ -228,7 +196,7 @@ impl<R: Read> PartProducer<R> {
         self.encoder.uncompressed_bytes()
     }
 
-    /// (source bytes, hex SHA-256 of the source). Call after the last part.
+    /// (source bytes, hex BLAKE3 of the source). Call after the last part.
     pub fn finish(self) -> (u64, String) {
         self.encoder.into_inner().finish()
     }
@@ -264,18 +232,5 @@ mod tests {
         // md5(md5("a") ++ md5("b")) computed independently with Python's hashlib.
         let parts = [Md5::digest(b"a").into(), Md5::digest(b"b").into()];
         assert_eq!(multipart_etag(&parts), "96e024ba2074fe77e8e965ba43a704be-2");
-    }
-
-    #[test]
-    fn hashing_reader_counts_and_hashes() {
-        let mut reader = HashingReader::new(&b"abc"[..]);
-        let mut out = Vec::new();
-        reader.read_to_end(&mut out).unwrap();
-        let (n, sha) = reader.finish();
-        assert_eq!(n, 3);
-        assert_eq!(
-            sha,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

@@ -123,7 +123,8 @@ pub async fn abort_leftover_uploads(
 /// What the upload of a file would store, computed without sending anything.
 struct Computed {
     source_bytes: u64,
-    sha256: String,
+    /// Hex BLAKE3 of the source bytes.
+    blake3: String,
     compressed_bytes: u64,
     etag: String,
     /// The ETag a store checking CRC32C gives it (the local store's, see `store/local/checked.rs`).
@@ -180,7 +181,7 @@ pub(super) async fn already_stored(
             }
         }
         let compressed_bytes = producer.compressed_bytes();
-        let (source_bytes, sha256) = producer.finish();
+        let (source_bytes, blake3) = producer.finish();
         let (etag, crc_etag) = if single_put {
             (hex::encode(whole.finalize()), single_crc_etag(whole_crc))
         } else {
@@ -188,7 +189,7 @@ pub(super) async fn already_stored(
         };
         Ok(Computed {
             source_bytes,
-            sha256,
+            blake3,
             compressed_bytes,
             etag,
             crc_etag,
@@ -219,8 +220,8 @@ pub(super) async fn already_stored(
         table: item.table.clone(),
         size: computed.source_bytes,
         compressed_size: stored.size,
-        sha256: computed.sha256,
-        blake3: String::new(),
+        sha256: String::new(),
+        blake3: computed.blake3,
         etag: stored.etag.clone(),
         variant: item.variant,
         source_id: crate::sstable::source_id_of(&item.path).ok(),

@@ -146,12 +146,16 @@ fn signature(slots: &[Slot<'_>], instance: &Instance) -> Signature {
     components
 }
 
-/// What an entry's bytes are known by: the source size and SHA-256, or for the old tool's backups the
-/// stored size and ETag.
+/// What an entry's bytes are known by: the source size and recorded digest (BLAKE3, or SHA-256 for older
+/// entries), or for the old tool's backups the stored size and ETag.
 pub(super) fn content(entry: &ObjectEntry) -> String {
-    if entry.sha256.is_empty() {
-        format!("stored:{}:{}", entry.compressed_size, entry.etag)
-    } else {
-        format!("sha256:{}:{}", entry.size, entry.sha256)
+    match crate::digest::Algorithm::of_entry(entry) {
+        Some((algorithm, hex)) => format!(
+            "{}:{}:{}",
+            algorithm.name(),
+            entry.size,
+            hex.to_ascii_lowercase()
+        ),
+        None => format!("stored:{}:{}", entry.compressed_size, entry.etag),
     }
 }

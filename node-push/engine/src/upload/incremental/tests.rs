@@ -29,9 +29,25 @@ fn item(path: &Path) -> UploadItem {
     }
 }
 
-/// The committed entry for a file that held `content` at `path`.
+/// The committed entry for a file that held `content` at `path`, as this version records it (BLAKE3).
 fn committed_entry(path: &Path, content: &str, variant: u32) -> ObjectEntry {
-    use sha2::{Digest, Sha256};
+    committed_entry_with(path, content, variant, Algorithm::Blake3)
+}
+
+/// The committed entry, recording the digest of `algorithm` (SHA-256: an earlier version's entry).
+fn committed_entry_with(
+    path: &Path,
+    content: &str,
+    variant: u32,
+    algorithm: Algorithm,
+) -> ObjectEntry {
+    let mut hasher = digest::Hasher::new(algorithm);
+    hasher.update(content.as_bytes());
+    let hex = hasher.finalize_hex();
+    let (sha256, blake3) = match algorithm {
+        Algorithm::Blake3 => (String::new(), hex),
+        Algorithm::Sha256 => (hex, String::new()),
+    };
     let own = format!("{PREFIX}{}.lzo", path.display());
     ObjectEntry {
         key: layout::variant_key(&own, variant),
@@ -41,8 +57,8 @@ fn committed_entry(path: &Path, content: &str, variant: u32) -> ObjectEntry {
         table: "t".into(),
         size: content.len() as u64,
         compressed_size: 1,
-        sha256: hex::encode(Sha256::digest(content.as_bytes())),
-        blake3: String::new(),
+        sha256,
+        blake3,
         etag: "e".into(),
         variant,
         source_id: None,
@@ -143,4 +159,31 @@ fn an_empty_backup_takes_everything_as_it_is() {
     let items = backups(dir.path(), &[("nb-1-big-Data.db", "d")]);
     let plan = plan(items.clone(), &Committed::default());
     assert_eq!(plan.upload, items);
+}
+
+#[test]
+fn an_earlier_versions_sha256_entries_are_compared_with_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = backups(
+        dir.path(),
+        &[("nb-7-big-Data.db", "d1"), ("nb-8-big-Data.db", "d2")],
+    );
+    let committed = Committed::from_entries(&[
+        committed_entry_with(
+            &snapshot_path(dir.path(), "nb-1-big-Data.db"),
+            "d1",
+            0,
+            Algorithm::Sha256,
+        ),
+        committed_entry_with(
+            &snapshot_path(dir.path(), "nb-2-big-Data.db"),
+            "dX",
+            0,
+            Algorithm::Sha256,
+        ),
+    ]);
+    let plan = plan(items.clone(), &committed);
+    assert_eq!(plan.upload, [items[1].clone()]);
+    assert_eq!(plan.in_backup.len(), 1);
+    assert!(plan.in_backup[0].matches.contains("nb-1-big"));
 }
