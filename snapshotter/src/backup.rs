@@ -6,11 +6,16 @@
 //! - `nodetool clearsnapshot` runs on every host once a snapshot was requested, whatever happened,
 //!   Ctrl-C and SIGTERM included;
 //! - before a snapshot is taken, the backup's run record (its manifest without objects) is written to the
-//!   manifest's staging key, so that the next run can resume a backup this one fails to complete.
+//!   manifest's staging key, so that the next run can resume a backup this one fails to complete;
+//! - a new snapshot is differential unless `--full`: the run record names its reference backup before
+//!   any node is touched, and node-push references that backup's objects for files whose exact bytes
+//!   it stores (see `reference`).
 
+mod batch;
 mod cleanup;
 mod metadata;
 mod plan;
+mod reference;
 mod steps;
 mod stream_steps;
 
@@ -40,6 +45,8 @@ struct State {
     snapshot_requested: bool,
     errors: Vec<String>,
     manifest_key: Option<String>,
+    /// A differential snapshot's reference backup, once named in the run record.
+    reference: Option<String>,
     /// Set when the run changed its plan (an incremental whose stream a node no longer keeps became a
     /// new snapshot).
     replanned: Option<Plan>,
@@ -74,6 +81,7 @@ impl BackupJob {
             snapshot_requested: false,
             errors: Vec::new(),
             manifest_key: None,
+            reference: None,
             replanned: None,
         });
         let interrupted = tokio::select! {
@@ -103,7 +111,10 @@ impl BackupJob {
             hosts: state.reports,
             errors,
             interrupted,
+            reference: state.reference,
+            ..BackupReport::default()
         }
+        .with_totals()
     }
 
     fn fail(&self, state: &Mutex<State>, index: usize, stage: Stage, error: String) {
@@ -132,10 +143,9 @@ impl BackupJob {
         let plan = self.check_streams(plan, &nodes, &paths, state).await?;
         self.take_snapshots(&plan, &nodes, &paths, state).await?;
         self.flush(&plan, &nodes, state).await?;
-        let mut uploaded = self.upload(&plan, &nodes, &paths, state).await;
-        let in_backup = std::mem::take(&mut uploaded.in_backup);
-        let manifest = self.write_manifest(&plan, &nodes, uploaded, state).await?;
-        self.commit_streams(&plan, &nodes, &paths, &manifest, in_backup, state)
+        let uploaded = self.upload(&plan, &nodes, &paths, state).await;
+        let committed = self.write_manifest(&plan, &nodes, uploaded, state).await?;
+        self.commit_streams(&plan, &nodes, &paths, committed, state)
             .await;
         Some(())
     }

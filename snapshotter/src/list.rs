@@ -1,5 +1,9 @@
 //! `list`: the backups under the base path, newest first, with what each holds and whether it is complete.
 //!
+//! Only `manifest.json` is read for a complete backup: it says, per batch and host, how many objects and
+//! bytes the backup lists, how many of those bytes it added under its own prefix, and how many it
+//! references in other backups (a differential snapshot's), shown as STORED, ADDED and REFERENCED.
+//!
 //! A backup is complete when its `manifest.json` parses. A prefix with objects but no manifest (a failed
 //! or running backup) is listed as incomplete, with its objects counted from a listing. Manifests of the
 //! old tool have no object list: their counts are `?` unless `--count-legacy` lists their keys.
@@ -36,6 +40,10 @@ pub struct BackupEntry {
     /// `None` when unknown (old tool's manifest, not counted).
     pub objects: Option<u64>,
     pub bytes_stored: Option<u64>,
+    /// Stored bytes under this backup's own prefix (what it added to the bucket).
+    pub bytes_added: Option<u64>,
+    /// Stored bytes it lists that live in other backups (a differential snapshot's references).
+    pub bytes_referenced: Option<u64>,
     pub legacy: bool,
 }
 
@@ -65,6 +73,8 @@ pub async fn list(
                 BackupEntry {
                     objects: Some(objects),
                     bytes_stored: Some(bytes),
+                    bytes_added: Some(bytes),
+                    bytes_referenced: Some(0),
                     ..from_manifest(&manifest)
                 }
             }
@@ -86,6 +96,8 @@ pub async fn list(
                     exclude_tables: Vec::new(),
                     objects: Some(objects),
                     bytes_stored: Some(bytes),
+                    bytes_added: Some(bytes),
+                    bytes_referenced: None,
                     legacy: false,
                 }
             }
@@ -98,7 +110,6 @@ pub async fn list(
 fn from_manifest(manifest: &Manifest) -> BackupEntry {
     let legacy = manifest.is_legacy();
     let totals = manifest.totals();
-    let (objects, stored) = (totals.objects, totals.stored);
     BackupEntry {
         name: manifest.name.clone(),
         complete: true,
@@ -108,8 +119,10 @@ fn from_manifest(manifest: &Manifest) -> BackupEntry {
         keyspaces: manifest.keyspaces.clone().filter(|k| !k.is_empty()),
         table: manifest.table.clone(),
         exclude_tables: manifest.exclude_tables.clone(),
-        objects: (!legacy).then_some(objects),
-        bytes_stored: (!legacy).then_some(stored),
+        objects: (!legacy).then_some(totals.objects),
+        bytes_stored: (!legacy).then_some(totals.stored),
+        bytes_added: (!legacy).then_some(totals.added),
+        bytes_referenced: (!legacy).then(|| totals.referenced()),
         legacy,
     }
 }
@@ -149,6 +162,8 @@ pub fn table(entries: &[BackupEntry]) -> String {
         Column::left("KEYSPACES/TABLE"),
         Column::left("OBJECTS"),
         Column::left("STORED"),
+        Column::left("ADDED"),
+        Column::left("REFERENCED"),
     ]);
     for e in entries {
         let scope = Selection::new(
@@ -170,6 +185,8 @@ pub fn table(entries: &[BackupEntry]) -> String {
             if e.complete { scope } else { "?".to_string() },
             e.objects.map_or("?".to_string(), |n| n.to_string()),
             e.bytes_stored.map_or("?".to_string(), human_bytes),
+            e.bytes_added.map_or("?".to_string(), human_bytes),
+            e.bytes_referenced.map_or("?".to_string(), human_bytes),
         ]);
     }
     let mut out = table.render();

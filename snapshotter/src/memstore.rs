@@ -15,6 +15,9 @@ pub struct MemoryStore {
     objects: Mutex<BTreeMap<String, Bytes>>,
     /// Puts of keys ending with this fail (fault injection).
     pub refuse_puts_ending: Mutex<Option<String>>,
+    /// `(suffix, key)`: a put of a key ending with `suffix` deletes `key` right after (another run, a
+    /// purge, racing this one).
+    pub delete_on_put: Mutex<Option<(String, String)>>,
 }
 
 fn unsupported(op: &'static str, key: &str) -> StoreError {
@@ -41,7 +44,13 @@ impl ObjectStore for MemoryStore {
                 });
             }
         }
-        self.objects.lock().unwrap().insert(key.to_string(), body);
+        let mut objects = self.objects.lock().unwrap();
+        objects.insert(key.to_string(), body);
+        if let Some((suffix, victim)) = self.delete_on_put.lock().unwrap().as_ref() {
+            if key.ends_with(suffix.as_str()) {
+                objects.remove(victim);
+            }
+        }
         Ok("etag".into())
     }
 

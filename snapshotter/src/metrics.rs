@@ -135,6 +135,7 @@ mod tests {
             hosts: vec![node1, node2],
             errors: Vec::new(),
             interrupted: false,
+            ..BackupReport::default()
         }
     }
 

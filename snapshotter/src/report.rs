@@ -26,6 +26,10 @@ pub struct HostReport {
     pub bytes_stored: u64,
     /// Source bytes of the files found already stored by an earlier run of this backup: not sent again.
     pub bytes_not_resent: u64,
+    /// Differential snapshot: files whose exact bytes the reference backup stores, listed with its
+    /// objects and not sent; and their source bytes.
+    pub files_referenced: u64,
+    pub bytes_referenced: u64,
     pub elapsed_ms: u64,
     /// Whether `nodetool clearsnapshot` succeeded (absent when no snapshot was taken).
     pub snapshot_cleared: Option<bool>,
@@ -50,7 +54,7 @@ impl HostReport {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BackupReport {
     pub backup: String,
     /// `snapshot` or `incremental`.
@@ -64,9 +68,41 @@ pub struct BackupReport {
     /// Failures that belong to no single host (store, ring, manifest, interruption).
     pub errors: Vec<String>,
     pub interrupted: bool,
+    /// A differential snapshot's reference backup; `None` for a full snapshot or an incremental.
+    pub reference: Option<String>,
+    /// Data bytes (compressed, as stored) this run uploaded, over every host.
+    pub bytes_uploaded: u64,
+    /// Files referenced from [`BackupReport::reference`] instead of uploaded, and their source bytes.
+    pub files_referenced: u64,
+    pub bytes_referenced: u64,
 }
 
 impl BackupReport {
+    /// The run-wide totals, from the hosts' reports.
+    pub fn with_totals(mut self) -> Self {
+        self.bytes_uploaded = self.hosts.iter().map(|h| h.bytes_stored).sum();
+        self.files_referenced = self.hosts.iter().map(|h| h.files_referenced).sum();
+        self.bytes_referenced = self.hosts.iter().map(|h| h.bytes_referenced).sum();
+        self
+    }
+
+    /// One line on the data moved: what was uploaded, and what was referenced from which backup.
+    pub fn data_line(&self) -> String {
+        let mut line = match self.bytes_uploaded {
+            0 => "0 data bytes uploaded".to_string(),
+            n => format!("{n} data bytes uploaded ({})", human_bytes(n)),
+        };
+        if let Some(reference) = &self.reference {
+            let _ = write!(
+                line,
+                "; {} file(s) ({}) referenced from backup {reference}",
+                self.files_referenced,
+                human_bytes(self.bytes_referenced)
+            );
+        }
+        line
+    }
+
     pub fn failed(&self) -> bool {
         self.interrupted || !self.errors.is_empty() || self.hosts.iter().any(|h| !h.ok)
     }
@@ -93,6 +129,7 @@ impl BackupReport {
             Column::left("STATUS").min_width(6),
             Column::right("FILES").min_width(8),
             Column::right("SKIPPED").min_width(8),
+            Column::right("REFERENCED").min_width(10),
             Column::right("READ").min_width(10),
             Column::right("STORED").min_width(10),
             Column::left("ERROR"),
@@ -103,12 +140,14 @@ impl BackupReport {
                 if h.ok { "ok" } else { "FAILED" }.to_string(),
                 h.files_uploaded.to_string(),
                 (h.files_already_stored + h.files_in_backup).to_string(),
+                h.files_referenced.to_string(),
                 human_bytes(h.bytes_read),
                 human_bytes(h.bytes_stored),
                 h.error.clone().unwrap_or_default(),
             ]);
         }
         out.push_str(&table.render());
+        let _ = writeln!(out, "{}", self.data_line());
         for error in &self.errors {
             let _ = writeln!(out, "error: {error}");
         }

@@ -59,7 +59,8 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     assert_eq!(manifest.batches.len(), 1);
     assert_eq!(manifest.hosts, stack.hosts());
     assert_eq!(manifest.keyspaces, Some(vec!["ks1".to_string()]));
-    let snapshot_objects = &manifest.batches[0].objects;
+    assert_eq!(manifest.format_version, 2, "records documents per host");
+    let snapshot_objects = &stack.batch(&manifest, 0)?;
     let hosts_seen: BTreeSet<&str> = snapshot_objects.iter().map(|o| o.host.as_str()).collect();
     assert_eq!(hosts_seen.len(), 3, "every host uploaded: {hosts_seen:?}");
     let tables_seen: BTreeSet<&str> = snapshot_objects.iter().map(|o| o.table.as_str()).collect();
@@ -115,7 +116,7 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     assert_eq!(report["backup"], name.as_str());
     let manifest = stack.manifest(&name)?;
     assert_eq!(manifest.batches.len(), 2);
-    let incremental = &manifest.batches[1].objects;
+    let incremental = &stack.batch(&manifest, 1)?;
     for (n, host) in stack.hosts().iter().enumerate() {
         let sent: BTreeSet<String> = incremental
             .iter()
@@ -161,8 +162,11 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     assert_eq!(entries[0]["complete"], true);
     assert_eq!(
         entries[0]["objects"],
-        manifest.inline_objects().count() as u64
+        stack.entries(&manifest)?.len() as u64
     );
+    // Nothing referenced: the first backup under the base path had nothing to reference.
+    assert_eq!(entries[0]["bytes_referenced"], 0, "{entries:?}");
+    assert_eq!(entries[0]["bytes_added"], entries[0]["bytes_stored"]);
     let table = stack.coordinator(&["list"])?;
     assert!(
         table.stdout.contains("snapshot + 1 incremental"),
@@ -176,8 +180,8 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
     let users_name = only_users.json()?["backup"].as_str().unwrap().to_string();
     assert_ne!(users_name, name);
     let tables: BTreeSet<String> = stack
-        .manifest(&users_name)?
-        .inline_objects()
+        .entries(&stack.manifest(&users_name)?)?
+        .iter()
         .map(|o| o.table.clone())
         .collect();
     assert_eq!(tables, BTreeSet::from(["users".to_string()]));
@@ -192,8 +196,8 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
         .unwrap()
         .to_string();
     let tables: BTreeSet<String> = stack
-        .manifest(&excl_name)?
-        .inline_objects()
+        .entries(&stack.manifest(&excl_name)?)?
+        .iter()
         .map(|o| format!("{}.{}", o.keyspace, o.table))
         .collect();
     assert_eq!(
@@ -350,10 +354,10 @@ fn a_node_that_needs_sudo() -> Result<()> {
     let with = stack.backup(&["--keyspaces=ks1", "--use-sudo"])?;
     ensure!(with.success(), "{}", with.stderr);
     let name = with.json()?["backup"].as_str().unwrap().to_string();
-    let manifest = stack.manifest(&name)?;
-    assert!(manifest.inline_objects().count() > 0);
-    assert!(manifest
-        .inline_objects()
+    let entries = stack.entries(&stack.manifest(&name)?)?;
+    assert!(!entries.is_empty());
+    assert!(entries
+        .iter()
         .all(|o| o.table == "users" && o.host == "node1"));
     assert!(stack.snapshot_dirs(0, "ks1")?.is_empty());
     Ok(())

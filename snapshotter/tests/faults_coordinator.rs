@@ -62,10 +62,9 @@ fn live_path(entry: &ObjectEntry, name: &str) -> String {
 
 /// Every object of the manifest is stored with its size and ETag, and decodes to the bytes of its file.
 fn check_objects(cluster: &Cluster, manifest: &Manifest) -> Result<()> {
-    let stored = cluster
-        .direct
-        .objects(&layout::backup_prefix(BASE, &manifest.name))?;
-    for entry in manifest.inline_objects() {
+    // A differential snapshot's entries may point at an earlier backup's objects.
+    let stored = cluster.direct.objects(&layout::base_prefix(BASE))?;
+    for entry in &cluster.direct.entries(manifest)? {
         let meta = stored
             .get(&entry.key)
             .unwrap_or_else(|| panic!("{} is in the manifest but not stored", entry.key));
@@ -229,13 +228,11 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
     }
     let name = good.backup_name()?;
     let manifest = cluster.manifest(&name)?.expect("a manifest");
-    let per_host: BTreeMap<&str, usize> =
-        manifest
-            .inline_objects()
-            .fold(BTreeMap::new(), |mut count, o| {
-                *count.entry(o.host.as_str()).or_default() += 1;
-                count
-            });
+    let entries = cluster.direct.entries(&manifest)?;
+    let per_host: BTreeMap<&str, usize> = entries.iter().fold(BTreeMap::new(), |mut count, o| {
+        *count.entry(o.host.as_str()).or_default() += 1;
+        count
+    });
     assert_eq!(per_host.len(), 3, "{per_host:?}");
     check_objects(&cluster, &manifest)?;
     snapshots_cleared(&cluster)?;
@@ -449,9 +446,10 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     assert!(not_resent > 0);
     let manifest = cluster.manifest(&name)?.expect("complete now");
     let mut skipped_bytes = 0;
+    let entries = cluster.direct.entries(&manifest)?;
     for (key, before) in &stored_before {
-        let entry = manifest
-            .inline_objects()
+        let entry = entries
+            .iter()
             .find(|o| &o.key == key)
             .unwrap_or_else(|| panic!("{key} was stored, but is not in the manifest"));
         assert_eq!(entry.etag, before.etag, "{key} kept as it was");
@@ -513,8 +511,9 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     let manifest = cluster
         .manifest(&compacted.backup_name()?)?
         .expect("a manifest");
-    let data_files: Vec<&ObjectEntry> = manifest
-        .inline_objects()
+    let entries = cluster.direct.entries(&manifest)?;
+    let data_files: Vec<&ObjectEntry> = entries
+        .iter()
         .filter(|o| o.host == "node1" && o.source_path.ends_with("-Data.db"))
         .collect();
     assert_eq!(
@@ -656,7 +655,11 @@ fn a_host_lost_mid_upload_is_reported_the_others_are_cleared_and_the_next_run_re
     ensure!(resumed.success(), "{}", resumed.stderr);
     assert_eq!(resumed.backup_name()?, name);
     let manifest = cluster.manifest(&name)?.expect("complete now");
-    assert!(manifest.inline_objects().any(|o| o.host == "node3"));
+    assert!(cluster
+        .direct
+        .entries(&manifest)?
+        .iter()
+        .any(|o| o.host == "node3"));
     check_objects(&cluster, &manifest)?;
     snapshots_cleared(&cluster)?;
     Ok(())

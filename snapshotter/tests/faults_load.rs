@@ -238,13 +238,14 @@ fn twenty_hosts_with_a_pool_of_eight() -> Result<()> {
     let name = run.backup_name()?;
     let key = layout::manifest_key(BASE, &name);
     let manifest = Manifest::from_json(&key, &direct.get(&key)?)?;
+    let entries = direct.entries(&manifest)?;
     let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
-    for object in manifest.inline_objects() {
+    for object in &entries {
         *per_host.entry(object.host.clone()).or_default() += 1;
     }
     assert_eq!(per_host, files_per_host, "every file of every host, once");
     let stored = direct.objects(&layout::backup_prefix(BASE, &name))?;
-    for object in manifest.inline_objects() {
+    for object in &entries {
         let meta = stored
             .get(&object.key)
             .with_context(|| format!("{} is not stored", object.key))?;

@@ -24,7 +24,7 @@ mod e2e;
 use anyhow::{ensure, Context, Result};
 use contract::manifest::Manifest;
 use e2e::workflows::{
-    batch, check_rows, check_stored, expected_rows, file_name, row_keys_in, rows_script, Ring,
+    check_rows, check_stored, expected_rows, file_name, row_keys_in, rows_script, Ring,
 };
 use e2e::STACK_LOCK;
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,12 +123,14 @@ fn name_of(report: &serde_json::Value) -> Result<String> {
 
 /// File names of `manifest`'s entries for `host` and `table` in batch `index`.
 fn batch_files(
+    ring: &Ring,
     manifest: &Manifest,
     index: usize,
     host: &str,
     table: &str,
 ) -> Result<BTreeSet<String>> {
-    Ok(batch(manifest, index)?
+    Ok(ring
+        .batch(manifest, index)?
         .iter()
         .filter(|o| o.host == host && o.table == table)
         .map(|o| file_name(&o.source_path).to_string())
@@ -203,7 +205,7 @@ fn scoped_between_full_and_incremental(
     // Checked after the restore, so that a failure says both which files and which rows are missing.
     let mut lost = Vec::new();
     for (n, host) in ring.hosts().iter().enumerate() {
-        let sent = batch_files(&manifest, 1, host, "a")?;
+        let sent = batch_files(ring, &manifest, 1, host, "a")?;
         let missing: Vec<&String> = pending[n].difference(&sent).collect();
         if !missing.is_empty() {
             lost.push(format!("{host}: {missing:?}"));
@@ -282,15 +284,16 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
     let manifest = ring.manifest(base, &name)?;
     check_stored(ring, base, &manifest)?;
 
+    let entries = ring.entries(&manifest)?;
     let is_index = |path: &str| file_name(path).contains("_idx") || path.contains("/.");
     ensure!(
-        manifest.inline_objects().any(|o| is_index(&o.source_path)),
+        entries.iter().any(|o| is_index(&o.source_path)),
         "no index SSTable in {name}: the test proves nothing"
     );
     // One object per SSTable file: the same bytes of the same file (by name, index dir included, without
     // its snapshots/<tag>/ or backups/ place) stored twice is an upload too many.
     let mut copies: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-    for entry in manifest.inline_objects() {
+    for entry in &entries {
         let place = entry
             .source_path
             .split("/snapshots/")
@@ -337,7 +340,8 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
         rewritten.is_empty(),
         "keys written more than once: {rewritten:?}"
     );
-    let listed: BTreeSet<&str> = manifest.inline_objects().map(|o| o.key.as_str()).collect();
+    let entries = ring.entries(&manifest)?;
+    let listed: BTreeSet<&str> = entries.iter().map(|o| o.key.as_str()).collect();
     let strays: Vec<String> = ring
         .data_objects(base, &name)?
         .into_keys()
@@ -412,7 +416,7 @@ fn restore_then_incremental(ring: &mut Ring) -> Result<()> {
     check_stored(ring, base, &manifest)?;
     let hosts = report["hosts"].as_array().context("hosts")?;
     for (n, host) in ring.hosts().iter().enumerate() {
-        let sent = batch_files(&manifest, 2, host, "t")?;
+        let sent = batch_files(ring, &manifest, 2, host, "t")?;
         let resent: Vec<&String> = sent.intersection(&restored[n]).collect();
         ensure!(
             resent.is_empty(),
@@ -539,7 +543,7 @@ fn manifest_write_failure(ring: &mut Ring) -> Result<()> {
         manifest.batches.len()
     );
     for (n, host) in ring.hosts().iter().enumerate() {
-        let committed = batch_files(&manifest, 1, host, "t")?;
+        let committed = batch_files(ring, &manifest, 1, host, "t")?;
         let missing: Vec<&String> = pending[n].difference(&committed).collect();
         ensure!(
             missing.is_empty(),
@@ -579,12 +583,13 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
     ring.backup_ok(base, &[&keyspaces])?;
     let before = ring.manifest(base, &name)?;
     check_stored(ring, base, &before)?;
-    let committed: BTreeMap<String, (u64, String)> = before
-        .inline_objects()
+    let committed: BTreeMap<String, (u64, String)> = ring
+        .entries(&before)?
+        .into_iter()
         .map(|o| (o.key.clone(), (o.compressed_size, o.etag.clone())))
         .collect();
     let host = ring.hosts()[REBUILT].clone();
-    let old_names = batch_files(&before, 1, &host, "t")?;
+    let old_names = batch_files(ring, &before, 1, &host, "t")?;
 
     // Stop node2, wipe its table dir (SSTables, backups/, snapshots/), start it again.
     ring.stack.nodes.cassandra.stop_node(REBUILT);
@@ -628,7 +633,8 @@ fn rebuilt_table(ring: &mut Ring) -> Result<()> {
     );
     check_stored(ring, base, &manifest)?;
     // The rebuilt table's files whose names were taken went to variant keys, recorded in the manifest.
-    let renamed: Vec<_> = batch(&manifest, 2)?
+    let batch = ring.batch(&manifest, 2)?;
+    let renamed: Vec<_> = batch
         .iter()
         .filter(|o| o.host == host && reused.iter().any(|r| r == file_name(&o.source_path)))
         .collect();

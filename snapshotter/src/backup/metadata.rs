@@ -1,6 +1,8 @@
-//! The objects a run writes besides the data: node-push's upload request that decides where the data goes, the
-//! manifest with this run's batch, and ring, schema and manifest in the store (the manifest last).
+//! The objects a run writes besides the data: node-push's upload request that decides where the data goes
+//! (and which backup a differential snapshot references), the run record, and ring, schema, records and
+//! manifest in the store (the manifest last).
 
+use super::batch::BatchInput;
 use super::{BackupJob, Node, Plan, State};
 use crate::output::Stage;
 use crate::remote::Remote;
@@ -8,16 +10,19 @@ use crate::stages::finish;
 use crate::stages::preflight::NodeFacts;
 use crate::store;
 use bytes::Bytes;
-use chrono::Utc;
 use contract::layout;
-use contract::manifest::{Batch, BatchKind, Manifest, ObjectEntry};
 use contract::request::{Sse, StoreRequest, UploadRequest};
 use engine::store::Destination;
 use std::sync::Mutex;
 
 impl BackupJob {
-    /// The node-push upload request for `node`.
-    pub(super) fn upload_args(&self, plan: &Plan, node: &Node) -> UploadRequest {
+    /// The node-push upload request for `node`; `reference` is a differential snapshot's reference.
+    pub(super) fn upload_args(
+        &self,
+        plan: &Plan,
+        node: &Node,
+        reference: Option<&str>,
+    ) -> UploadRequest {
         let s = &self.settings;
         let s3 = &s.common.s3;
         let host = node.remote.host();
@@ -38,7 +43,10 @@ impl BackupJob {
         args.table = s.table.clone();
         args.exclude_tables = s.exclude_tables.clone();
         match plan {
-            Plan::Snapshot { name, .. } => args.snapshot_tag = Some(name.clone()),
+            Plan::Snapshot { name, .. } => {
+                args.snapshot_tag = Some(name.clone());
+                args.reference_manifest = reference.map(|r| layout::manifest_key(&s3.base_path, r));
+            }
             // What the backup already holds decides what is sent and under which key; nothing is
             // deleted by the upload (the stream commit does that once the manifest is written).
             Plan::Incremental { base } => {
@@ -59,76 +67,18 @@ impl BackupJob {
         args
     }
 
-    pub(super) fn manifest_with(
-        &self,
-        plan: &Plan,
-        objects: Vec<ObjectEntry>,
-        started_at: chrono::DateTime<Utc>,
-        completed_at: chrono::DateTime<Utc>,
-    ) -> Manifest {
-        let (mut manifest, kind) = match plan {
-            Plan::Snapshot { name, .. } => (self.new_manifest(name), BatchKind::Snapshot),
-            Plan::Incremental { base } => ((**base).clone(), BatchKind::Incremental),
-        };
-        // Format 1 (objects inline) until the records documents are written here.
-        manifest.format_version = 1;
-        let mut batch = Batch::new(kind, started_at, completed_at, String::new());
-        batch.objects = objects;
-        manifest.batches.push(batch);
-        manifest
-    }
-
-    /// An incremental's manifest, re-based on the backup's manifest as stored now: should another run
-    /// have added a batch since this one read it, that batch is kept (this run's goes after it) instead
-    /// of being overwritten, and its objects stay listed.
-    pub(super) async fn with_concurrent_batches(&self, plan: &Plan, ours: Manifest) -> Manifest {
-        let Plan::Incremental { base } = plan else {
-            return ours;
-        };
-        let s3 = &self.settings.common.s3;
-        let current =
-            match store::read_manifest(self.store.as_ref(), &s3.base_path, &base.name).await {
-                Ok(store::ManifestRead::Found(current)) => current,
-                _ => return ours,
-            };
-        if current.batches.len() <= base.batches.len() {
-            return ours;
-        }
-        self.output.warn(format!(
-            "another run added {} batch(es) to backup {} during this one: keeping them",
-            current.batches.len() - base.batches.len(),
-            base.name
-        ));
-        let mut merged = *current;
-        merged
-            .batches
-            .extend(ours.batches.into_iter().skip(base.batches.len()));
-        merged
-    }
-
-    /// The manifest of a new snapshot backup called `name`, without batches.
-    fn new_manifest(&self, name: &str) -> Manifest {
-        let s = &self.settings;
-        let mut manifest = Manifest::new(
-            name,
-            &s.common.s3.base_path,
-            s.hosts.clone(),
-            s.manifest_keyspaces(),
-            s.manifest_table(),
-        );
-        manifest.exclude_tables = s.exclude_tables.clone();
-        manifest
-    }
-
     /// Before a snapshot backup touches the nodes: its manifest without objects at the staging key, the
-    /// record by which the next run finds (and resumes) this backup should this run not complete it. The
-    /// final manifest overwrites it, and removes it once `manifest.json` is in place.
-    pub(super) async fn write_run_record(&self, plan: &Plan) -> anyhow::Result<()> {
-        let Plan::Snapshot { name, .. } = plan else {
-            return Ok(());
-        };
+    /// record by which the next run finds (and resumes) this backup should this run not complete it, and
+    /// by which `purge` sees the backup it may come to reference. The final manifest overwrites it, and
+    /// removes it once `manifest.json` is in place.
+    pub(super) async fn write_run_record(
+        &self,
+        name: &str,
+        reference: Option<&str>,
+    ) -> anyhow::Result<()> {
         let s3 = &self.settings.common.s3;
-        let record = self.new_manifest(name);
+        let mut record = self.new_manifest(name);
+        record.reference = reference.map(str::to_string);
         store::put(
             self.store.as_ref(),
             &layout::manifest_staging_key(&s3.base_path, name),
@@ -138,12 +88,13 @@ impl BackupJob {
         .await
     }
 
-    /// Ring, schema, then the manifest (staging key first, verified, final key last).
+    /// Ring, schema, this batch's records documents, then the manifest (staging key first, verified,
+    /// final key last).
     pub(super) async fn write_metadata(
         &self,
         plan: &Plan,
         nodes: &[Node],
-        manifest: &Manifest,
+        batch: BatchInput,
         state: &Mutex<State>,
     ) -> anyhow::Result<()> {
         let s3 = &self.settings.common.s3;
@@ -187,14 +138,18 @@ impl BackupJob {
             }
         }
         self.output.stage(Stage::Manifest, "");
+        let manifest = self.manifest_with(plan, batch).await?;
+        let manifest = &self.with_concurrent_batches(plan, manifest).await;
         let json = store::put_options(s3, "application/json");
         let key = store::write_manifest(self.store.as_ref(), manifest, &json).await?;
         let totals = manifest.totals();
         self.output.info(format!(
-            "manifest s3://{}/{key}: {} objects, {} stored",
+            "manifest s3://{}/{key}: {} objects, {} stored ({} in this backup, {} referenced)",
             s3.bucket,
             totals.objects,
-            crate::output::human_bytes(totals.stored)
+            crate::output::human_bytes(totals.stored),
+            crate::output::human_bytes(totals.added),
+            crate::output::human_bytes(totals.referenced())
         ));
         state.lock().expect("not poisoned").manifest_key = Some(key);
         Ok(())

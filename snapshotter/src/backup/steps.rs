@@ -3,6 +3,7 @@
 //! failures per host in the shared [`State`] and returns `None` when the run must stop there; the
 //! manifest stage runs last and only after every upload was checked.
 
+use super::batch::BatchInput;
 use super::{BackupJob, Node, Plan, Start, State};
 use crate::output::{human_bytes, Stage};
 use crate::stages::preflight::PreflightInput;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 pub(super) struct Uploaded {
     entries: Vec<ObjectEntry>,
     /// Per node (in the order of `nodes`), the incremental files the target backup already holds.
-    pub(super) in_backup: Vec<Vec<String>>,
+    in_backup: Vec<Vec<String>>,
     started_at: DateTime<Utc>,
     completed_at: DateTime<Utc>,
 }
@@ -148,11 +149,14 @@ impl BackupJob {
         let s = &self.settings;
         self.output
             .stage(Stage::Snapshot, format!("nodetool snapshot -t {name}"));
-        if let Err(error) = self.write_run_record(plan).await {
-            let error = format!("{error:#} (nothing was changed on the nodes)");
-            self.output.error(&error);
-            state.lock().expect("not poisoned").errors.push(error);
-            return None;
+        match self.settle_reference(name).await {
+            Ok(reference) => state.lock().expect("not poisoned").reference = reference,
+            Err(error) => {
+                let error = format!("{error:#} (nothing was changed on the nodes)");
+                self.output.error(&error);
+                state.lock().expect("not poisoned").errors.push(error);
+                return None;
+            }
         }
         state.lock().expect("not poisoned").snapshot_requested = true;
         let spec = &streams::spec(s);
@@ -229,10 +233,11 @@ impl BackupJob {
         );
         let started_at = Utc::now();
         let input = s.common.s3.credentials.node_input();
+        let reference = state.lock().expect("not poisoned").reference.clone();
         let uploads = bounded(nodes, s.pool_size, |node| {
             let path = self.node_push_at(node, nodes, paths).path;
-            let command =
-                upload::node_push_command(s.privilege, path, &self.upload_args(plan, node));
+            let request = self.upload_args(plan, node, reference.as_deref());
+            let command = upload::node_push_command(s.privilege, path, &request);
             let input = &input;
             async move {
                 let start = Instant::now();
@@ -275,6 +280,8 @@ impl BackupJob {
             let report = &mut st.reports[node.index];
             report.files_uploaded = result.uploaded;
             report.files_already_stored = result.already_stored;
+            report.files_referenced = result.referenced;
+            report.bytes_referenced = result.bytes_referenced;
             report.files_in_backup = result.in_backup.len() as u64;
             report.elapsed_ms = elapsed.as_millis() as u64;
             if let Some(summary) = &result.summary {
@@ -307,8 +314,15 @@ impl BackupJob {
             0 => String::new(),
             n => format!(" ({} not sent again)", human_bytes(n)),
         };
+        let referenced = match result.referenced {
+            0 => String::new(),
+            n => format!(
+                ", {n} ({}) referenced from an earlier backup",
+                human_bytes(result.bytes_referenced)
+            ),
+        };
         self.output.info(format!(
-            "{host}: {} uploaded, {} already stored{not_resent}{in_backup}",
+            "{host}: {} uploaded, {} already stored{not_resent}{in_backup}{referenced}",
             result.uploaded, result.already_stored,
         ));
         result
@@ -316,36 +330,53 @@ impl BackupJob {
 
     /// The manifest, last: a snapshot's only when every host uploaded everything; an incremental's
     /// batch lists what was verified even when a host failed (those files may already be gone from
-    /// the node). `None` when none was written: then nothing is deleted from the nodes.
+    /// the node). `None` when none was written: then nothing is deleted from the nodes. Else, per node
+    /// (in the order of `nodes`), the source identities its stream commits: the files this batch lists
+    /// and those the backup already held.
     pub(super) async fn write_manifest(
         &self,
         plan: &Plan,
         nodes: &[Node],
         uploaded: Uploaded,
         state: &Mutex<State>,
-    ) -> Option<contract::manifest::Manifest> {
+    ) -> Option<Vec<Vec<String>>> {
         let all_ok = !Self::any_failed(state);
-        let manifest = match plan {
+        match plan {
             Plan::Snapshot { .. } if !all_ok => {
                 self.output
                     .error("not writing a manifest: not every host uploaded its snapshot");
                 return None;
             }
             Plan::Incremental { .. } if !all_ok && uploaded.entries.is_empty() => return None,
-            _ => self.manifest_with(
-                plan,
-                uploaded.entries,
-                uploaded.started_at,
-                uploaded.completed_at,
-            ),
+            _ => {}
+        }
+        let committed = nodes
+            .iter()
+            .zip(uploaded.in_backup)
+            .map(|(node, mut ids)| {
+                let host = node.remote.host();
+                ids.extend(
+                    uploaded
+                        .entries
+                        .iter()
+                        .filter(|o| o.host == host)
+                        .filter_map(|o| o.source_id.clone()),
+                );
+                ids
+            })
+            .collect();
+        let batch = BatchInput {
+            entries: uploaded.entries,
+            started_at: uploaded.started_at,
+            completed_at: uploaded.completed_at,
+            reference: state.lock().expect("not poisoned").reference.clone(),
         };
-        let manifest = self.with_concurrent_batches(plan, manifest).await;
-        if let Err(error) = self.write_metadata(plan, nodes, &manifest, state).await {
+        if let Err(error) = self.write_metadata(plan, nodes, batch, state).await {
             let error = format!("{error:#} (nothing was deleted from the nodes)");
             self.output.error(&error);
             state.lock().expect("not poisoned").errors.push(error);
             return None;
         }
-        Some(manifest)
+        Some(committed)
     }
 }

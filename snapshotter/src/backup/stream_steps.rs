@@ -133,37 +133,26 @@ impl BackupJob {
         Some(plan)
     }
 
-    /// After the manifest is written: each node records what this batch holds for the stream, then
-    /// deletes the `backups/` links every stream covering them has. A failure costs disk space only
-    /// (the next commit retries), so it is a warning.
+    /// After the manifest is written: each node records what this batch holds for the stream
+    /// (`committed[i]`, the source identities of `nodes[i]`), then deletes the `backups/` links every
+    /// stream covering them has. A failure costs disk space only (the next commit retries), so it is a
+    /// warning.
     pub(super) async fn commit_streams(
         &self,
         plan: &Plan,
         nodes: &[Node],
         paths: &[String],
-        manifest: &Manifest,
-        in_backup: Vec<Vec<String>>,
+        committed: Vec<Vec<String>>,
         state: &Mutex<State>,
     ) {
-        let Some(batch) = manifest.batches.last() else {
-            return;
-        };
         let spec = streams::spec(&self.settings);
         let commits: Vec<(&Node, StreamAction)> = nodes
             .iter()
-            .zip(in_backup)
-            .map(|(node, mut ids)| {
-                let host = node.remote.host();
-                ids.extend(
-                    batch
-                        .objects
-                        .iter()
-                        .filter(|o| o.host == host)
-                        .filter_map(|o| o.source_id.clone()),
-                );
+            .zip(committed)
+            .map(|(node, source_ids)| {
                 let action = StreamAction::Commit {
                     backup: plan.name().to_string(),
-                    source_ids: ids,
+                    source_ids,
                 };
                 (node, action)
             })

@@ -207,13 +207,23 @@ struct Run {
 }
 
 async fn run(plan: Plan, hosts: Vec<FakeRemote>, store: Arc<MemoryStore>) -> Run {
+    run_with(plan, hosts, store, &[]).await
+}
+
+/// [`run`] with more `backup` flags.
+async fn run_with(
+    plan: Plan,
+    hosts: Vec<FakeRemote>,
+    store: Arc<MemoryStore>,
+    extra: &[&str],
+) -> Run {
     let names: Vec<String> = hosts.iter().map(|h| h.host.clone()).collect();
     let hosts: Vec<Arc<FakeRemote>> = hosts.into_iter().map(Arc::new).collect();
     let connector = FakeConnector {
         hosts: hosts.iter().map(|h| (h.host.clone(), h.clone())).collect(),
     };
     let job = BackupJob {
-        settings: settings(&names.join(","), &[]),
+        settings: settings(&names.join(","), extra),
         output: Arc::new(Output::new(OutputMode::Plain, Verbosity::Quiet)),
         store: store.clone(),
         node_push: NodePushCatalog::given(binary()),
@@ -240,6 +250,8 @@ fn snapshot_plan(name: &str) -> Plan {
 
 const NAME: &str = "20240101000000";
 
+mod differential;
+
 #[tokio::test]
 async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
     let r = run(
@@ -257,7 +269,13 @@ async fn a_good_snapshot_writes_ring_and_manifest_and_clears_everywhere() {
         crate::store::ManifestRead::Found(m) => m,
         other => panic!("{other:?}"),
     };
-    assert_eq!(manifest.inline_objects().count(), 2);
+    assert_eq!(manifest.format_version, 2);
+    for host in ["a", "b"] {
+        let entries = engine::records::host_entries(r.store.as_ref(), &manifest, host, None)
+            .await
+            .unwrap();
+        assert_eq!(entries, [entry(host, NAME, "ks-t-ia-1-Data.db")]);
+    }
     assert_eq!(manifest.keyspaces, Some(vec!["ks".to_string()]));
     assert!(
         crate::store::get(r.store.as_ref(), "base/20240101000000/ring")
@@ -505,11 +523,15 @@ async fn an_incremental_records_every_verified_object_even_when_a_host_fails() {
     };
     assert_eq!(manifest.batches.len(), 1);
     assert_eq!(manifest.batches[0].kind, BatchKind::Incremental);
-    assert_eq!(
-        manifest.inline_objects().count(),
-        2,
-        "a's file and b's verified file"
-    );
+    let mut listed = Vec::new();
+    for host in ["a", "b"] {
+        listed.extend(
+            engine::records::host_entries(r.store.as_ref(), &manifest, host, None)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(listed.len(), 2, "a's file and b's verified file");
     for host in &r.hosts {
         assert!(ran(host, "nodetool flush ks"));
         assert!(!ran(host, "snapshot -t") && !ran(host, "clearsnapshot"));

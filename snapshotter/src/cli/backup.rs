@@ -9,6 +9,7 @@ pub const BACKUP_EXAMPLES: &str = "Examples:
   # First run: a snapshot; later runs: incrementals into it (needs incremental_backups: true)
   cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod \\
       backup --hosts=10.0.0.1,10.0.0.2,10.0.0.3 --user=cassandra --use-sudo
+  # A new snapshot uploads only files no complete backup stores yet; --full uploads everything
   # Two keyspaces, one table left out, a fresh snapshot, a MinIO endpoint
   cassandra-snapshotter --s3-bucket-name=backups --s3-base-path=prod --s3-endpoint=http://minio:9000 \\
       backup --hosts=node1,node2 --keyspaces=shop,users --exclude-tables=shop.audit --new-snapshot
@@ -42,6 +43,10 @@ pub struct BackupArgs {
     /// Take a new snapshot even when an incremental into the latest backup is possible.
     #[arg(long)]
     pub new_snapshot: bool,
+    /// A new snapshot uploads every file (a self-contained backup) instead of referencing the objects
+    /// of the newest complete backup that already stores a file's exact bytes.
+    #[arg(long)]
+    pub full: bool,
     /// Also save the schema (cqlsh DESCRIBE) of the first host.
     #[arg(long)]
     pub backup_schema: bool,

@@ -42,13 +42,16 @@ async fn lists_ours_the_old_tools_and_incomplete_backups_newest_first() {
         Some(vec!["ks".into()]),
         "",
     );
+    m.format_version = 1;
     let t = Utc::now();
     for (kind, n) in [(BatchKind::Snapshot, 3), (BatchKind::Incremental, 1)] {
         m.batches.push(Batch {
             kind,
             started_at: t,
             completed_at: t,
-            objects: (0..n).map(|i| entry(&format!("k{i}"), 100)).collect(),
+            objects: (0..n)
+                .map(|i| entry(&format!("c/20240301000000/n1/k{i}-{n}"), 100))
+                .collect(),
             id: String::new(),
             records: Vec::new(),
         });
@@ -85,6 +88,9 @@ async fn lists_ours_the_old_tools_and_incomplete_backups_newest_first() {
     assert_eq!(entries[0].kind(), "snapshot + 1 incremental");
     assert_eq!(entries[0].objects, Some(4));
     assert_eq!(entries[0].bytes_stored, Some(400));
+    // Format 1 (objects inline): all under its own prefix.
+    assert_eq!(entries[0].bytes_added, Some(400));
+    assert_eq!(entries[0].bytes_referenced, Some(0));
     assert!(!entries[1].complete);
     assert_eq!(entries[1].objects, Some(2));
     assert_eq!(entries[1].hosts, ["n1", "n2"]);
@@ -142,10 +148,10 @@ async fn shows_each_backups_selection_with_its_exclusions() {
     assert_eq!(
         table(&entries),
         "\
-NAME            TYPE      COMPLETE  HOSTS  KEYSPACES/TABLE                   OBJECTS  STORED
-20240303000000  snapshot  yes       n1,n2  shop,users except log,shop.audit  0        0 B
-20240302000000  snapshot  yes       n1,n2  all except shop.audit             0        0 B
-20240301000000  snapshot  yes       n1,n2  shop.orders                       0        0 B
+NAME            TYPE      COMPLETE  HOSTS  KEYSPACES/TABLE                   OBJECTS  STORED  ADDED  REFERENCED
+20240303000000  snapshot  yes       n1,n2  shop,users except log,shop.audit  0        0 B     0 B    0 B
+20240302000000  snapshot  yes       n1,n2  all except shop.audit             0        0 B     0 B    0 B
+20240301000000  snapshot  yes       n1,n2  shop.orders                       0        0 B     0 B    0 B
 "
     );
 
@@ -158,4 +164,55 @@ NAME            TYPE      COMPLETE  HOSTS  KEYSPACES/TABLE                   OBJ
     assert_eq!(json[1]["exclude_tables"], serde_json::json!(["shop.audit"]));
     assert_eq!(json[2]["table"], "orders");
     assert_eq!(json[2]["exclude_tables"], serde_json::json!([]));
+}
+
+/// A format-2 differential snapshot: `list` shows what it added and what it references from the
+/// summaries in `manifest.json` alone (no records document is stored here, so none can be read).
+#[tokio::test]
+async fn shows_bytes_added_and_referenced_from_manifest_json_alone() {
+    let store = MemoryStore::default();
+    let mut m = Manifest::new(
+        "20240302000000",
+        "c",
+        vec!["n1".into(), "n2".into()],
+        None,
+        "",
+    );
+    m.reference = Some("20240301000000".into());
+    let t = Utc::now();
+    let mut batch = Batch::new(BatchKind::Snapshot, t, t, Batch::new_id(t, 1));
+    for (host, added) in [("n1", 1024), ("n2", 0)] {
+        batch.records.push(contract::manifest::RecordsSummary {
+            host: host.into(),
+            objects: 10,
+            size: 20 * 1024 * 1024,
+            stored: 10 * 1024 * 1024,
+            added,
+            refers_to: vec!["20240301000000".into()],
+            document_size: 300,
+        });
+    }
+    m.batches.push(batch);
+    put(&store, "c/20240302000000/manifest.json", &m.to_json()).await;
+
+    let entries = list(&store, "c", false).await.unwrap();
+    assert_eq!(entries[0].objects, Some(20));
+    assert_eq!(entries[0].bytes_stored, Some(20 * 1024 * 1024));
+    assert_eq!(entries[0].bytes_added, Some(1024));
+    assert_eq!(entries[0].bytes_referenced, Some(20 * 1024 * 1024 - 1024));
+    let text = table(&entries);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        &header[header.len() - 3..],
+        ["STORED", "ADDED", "REFERENCED"]
+    );
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[row.len() - 6..],
+        ["20.00", "MiB", "1.00", "KiB", "20.00", "MiB"],
+        "{text}"
+    );
+    let json = serde_json::to_value(&entries).unwrap();
+    assert_eq!(json[0]["bytes_added"], 1024);
+    assert_eq!(json[0]["bytes_referenced"], 20 * 1024 * 1024 - 1024);
 }

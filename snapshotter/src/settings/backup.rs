@@ -36,6 +36,8 @@ pub struct BackupSettings {
     pub bin_dir: String,
     pub privilege: Privilege,
     pub new_snapshot: bool,
+    /// `--full`: a new snapshot references no earlier backup's objects.
+    pub full: bool,
     pub schema: Option<SchemaSettings>,
     pub pool_size: usize,
     pub rate_limit: u64,
@@ -76,6 +78,7 @@ impl BackupSettings {
             bin_dir: args.cassandra_bin_dir.trim_end_matches('/').to_string(),
             privilege: nodes.privilege,
             new_snapshot: args.new_snapshot,
+            full: args.full,
             schema: args.backup_schema.then(|| SchemaSettings {
                 user: args.cqlsh_user.clone(),
                 password: args.cqlsh_password.clone(),

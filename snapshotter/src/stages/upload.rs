@@ -40,7 +40,8 @@ pub fn node_push_command(
 /// What node-push on one host did.
 #[derive(Debug, Default)]
 pub struct HostUpload {
-    /// Verified objects: uploaded now, or found already stored with the same size and ETag.
+    /// Verified objects: uploaded now, found already stored with the same size and ETag, or referenced
+    /// in the reference backup.
     pub entries: Vec<ObjectEntry>,
     pub summary: Option<Summary>,
     /// `path: error` of each file that failed after its retries.
@@ -48,6 +49,10 @@ pub struct HostUpload {
     /// Files uploaded by this run, and files found already stored.
     pub uploaded: u64,
     pub already_stored: u64,
+    /// Differential snapshot: files whose exact bytes the reference backup stores (listed with its
+    /// object's key, not sent), and their source bytes.
+    pub referenced: u64,
+    pub bytes_referenced: u64,
     /// Source identities of `backups/` files whose SSTable the backup already holds: not sent, not
     /// listed again, but committed with the batch so that their links can go.
     pub in_backup: Vec<String>,
@@ -156,6 +161,15 @@ fn handle(host: &str, message: Message, result: &mut HostUpload, output: &Output
         } => {
             output.file_finished(host, &path, entry.size);
             result.already_stored += 1;
+            result.entries.push(entry);
+        }
+        Message::FileSkipped {
+            path,
+            reason: SkipReason::Referenced { entry },
+        } => {
+            output.file_finished(host, &path, entry.size);
+            result.referenced += 1;
+            result.bytes_referenced += entry.size;
             result.entries.push(entry);
         }
         Message::FileSkipped {

@@ -46,6 +46,40 @@ pub fn ks1_rows(table: &str, from: usize, to: usize) -> String {
     script
 }
 
+/// The records of `manifest`'s backup, whatever its format, host by host in its `--hosts` order: those
+/// of batch `batch` only, or of every batch (`None`). The one way these tests read what a backup lists.
+pub fn records_of(
+    runtime: &tokio::runtime::Runtime,
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+    batch: Option<usize>,
+) -> Result<Vec<ObjectEntry>> {
+    let batches: Vec<&contract::manifest::Batch> = match batch {
+        None => manifest.batches.iter().collect(),
+        Some(index) => vec![manifest.batches.get(index).with_context(|| {
+            format!(
+                "{} has {} batches, not {}",
+                manifest.name,
+                manifest.batches.len(),
+                index + 1
+            )
+        })?],
+    };
+    let mut entries = Vec::new();
+    for batch in batches {
+        for host in &manifest.hosts {
+            runtime.block_on(engine::records::for_each_in_batch(
+                store,
+                manifest,
+                batch,
+                host,
+                |e| entries.push(e),
+            ))?;
+        }
+    }
+    Ok(entries)
+}
+
 pub struct Stack {
     // Field order is drop order: the nodes stop before the store they wrote to.
     pub nodes: NodeFixture,
@@ -188,6 +222,16 @@ impl Stack {
     pub fn manifest(&self, name: &str) -> Result<Manifest> {
         let key = layout::manifest_key(BASE, name);
         Ok(Manifest::from_json(&key, &self.get(&key)?)?)
+    }
+
+    /// Every record of `manifest`'s backup (see [`records_of`]).
+    pub fn entries(&self, manifest: &Manifest) -> Result<Vec<ObjectEntry>> {
+        records_of(&self.runtime, &self.store, manifest, None)
+    }
+
+    /// The records of `manifest`'s batch `batch`.
+    pub fn batch(&self, manifest: &Manifest, batch: usize) -> Result<Vec<ObjectEntry>> {
+        records_of(&self.runtime, &self.store, manifest, Some(batch))
     }
 
     pub fn ring(&self, name: &str) -> Result<String> {

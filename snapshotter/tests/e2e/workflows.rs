@@ -165,6 +165,21 @@ impl Ring {
         Ok(Manifest::from_json(&key, &self.get(&key)?)?)
     }
 
+    /// Every record of backup `name` of `base`, all hosts and batches.
+    pub fn all_entries(&self, base: &str, name: &str) -> Result<Vec<ObjectEntry>> {
+        self.entries(&self.manifest(base, name)?)
+    }
+
+    /// Every record of `manifest`'s backup.
+    pub fn entries(&self, manifest: &Manifest) -> Result<Vec<ObjectEntry>> {
+        super::records_of(&self.runtime, &self.store, manifest, None)
+    }
+
+    /// The records of `manifest`'s batch `batch`.
+    pub fn batch(&self, manifest: &Manifest, batch: usize) -> Result<Vec<ObjectEntry>> {
+        super::records_of(&self.runtime, &self.store, manifest, Some(batch))
+    }
+
     /// Every object stored under `prefix`, by key (read directly, not through the proxy).
     pub fn objects(&self, prefix: &str) -> Result<BTreeMap<String, ObjectMeta>> {
         let listing = self.runtime.block_on(self.store.list(prefix, None))?;
@@ -175,10 +190,10 @@ impl Ring {
             .collect())
     }
 
-    /// The data objects (`.lzo`) stored under backup `name` of `base`.
+    /// The data objects (`.lzo`, not records documents) stored under backup `name` of `base`.
     pub fn data_objects(&self, base: &str, name: &str) -> Result<BTreeMap<String, ObjectMeta>> {
         let mut objects = self.objects(&layout::backup_prefix(base, name))?;
-        objects.retain(|key, _| key.ends_with(".lzo"));
+        objects.retain(|key, _| key.ends_with(".lzo") && !layout::is_records_key(base, name, key));
         Ok(objects)
     }
 
@@ -387,28 +402,13 @@ pub fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// The entries of `manifest`'s batch `batch`.
-pub fn batch(manifest: &Manifest, batch: usize) -> Result<&[ObjectEntry]> {
-    Ok(&manifest
-        .batches
-        .get(batch)
-        .with_context(|| {
-            format!(
-                "{} has {} batches, not {}",
-                manifest.name,
-                manifest.batches.len(),
-                batch + 1
-            )
-        })?
-        .objects)
-}
-
-/// Every manifest entry's object is stored with the size and ETag the entry says, and no two entries share
-/// a key.
+/// Every manifest entry's object is stored with the size and ETag the entry says (under this backup, or
+/// under the backup a differential snapshot references), and no two entries share a key.
 pub fn check_stored(ring: &Ring, base: &str, manifest: &Manifest) -> Result<()> {
-    let stored = ring.data_objects(base, &manifest.name)?;
+    let stored = ring.objects(&layout::base_prefix(base))?;
+    let entries = ring.entries(manifest)?;
     let mut keys = BTreeSet::new();
-    for entry in manifest.inline_objects() {
+    for entry in &entries {
         ensure!(
             keys.insert(entry.key.as_str()),
             "{}: two manifest entries share the key {}",

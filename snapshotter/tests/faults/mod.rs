@@ -90,6 +90,20 @@ impl DirectStore {
         Ok(())
     }
 
+    /// Every record of `manifest`'s backup, whatever its format, host by host in its `--hosts` order.
+    pub fn entries(&self, manifest: &contract::manifest::Manifest) -> Result<Vec<ObjectEntry>> {
+        let mut entries = Vec::new();
+        for host in &manifest.hosts {
+            entries.extend(self.runtime.block_on(engine::records::host_entries(
+                &self.store,
+                manifest,
+                host,
+                None,
+            ))?);
+        }
+        Ok(entries)
+    }
+
     /// Download `entry`'s object, decode it, and check its size and SHA-256 against the entry.
     pub fn check_decodes(&self, entry: &ObjectEntry) -> Result<()> {
         let stored = self.get(&entry.key)?;
