@@ -317,7 +317,7 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
             .entry((
                 entry.host.clone(),
                 format!("{place}/{inner}"),
-                entry.sha256.clone(),
+                entry.digest().map(|d| d.hex().to_string()).unwrap_or_default(),
             ))
             .or_default()
             .push(entry.key.clone());

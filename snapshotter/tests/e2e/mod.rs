@@ -8,7 +8,6 @@ use contract::layout;
 use contract::manifest::{Manifest, ObjectEntry};
 use engine::store::s3::S3Store;
 use engine::store::ObjectStore;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -280,11 +279,15 @@ impl Stack {
             );
         }
         assert_eq!(out.stdout.len() as u64, entry.size, "{}", entry.key);
-        assert_eq!(
-            hex::encode(Sha256::digest(&out.stdout)),
-            entry.sha256,
-            "{}",
-            entry.key
+        let (algorithm, recorded) =
+            engine::digest::Algorithm::of_entry(entry).context("the entry records no digest")?;
+        let mut hasher = engine::digest::Hasher::new(algorithm);
+        hasher.update(&out.stdout);
+        assert!(
+            engine::digest::same_hex(&hasher.finalize_hex(), recorded),
+            "{}: not the {} the entry records",
+            entry.key,
+            algorithm.name()
         );
         Ok(())
     }

@@ -104,16 +104,16 @@ impl DirectStore {
         Ok(entries)
     }
 
-    /// Download `entry`'s object, decode it, and check its size and SHA-256 against the entry.
+    /// Download `entry`'s object, decode it, and check its size and digest against the entry.
     pub fn check_decodes(&self, entry: &ObjectEntry) -> Result<()> {
         let stored = self.get(&entry.key)?;
         let mut decoded = Vec::new();
         LzopDecoder::new(&stored[..])?
             .read_to_end(&mut decoded)
             .with_context(|| format!("{} does not decode", entry.key))?;
-        if decoded.len() as u64 != entry.size || sha256_hex(&decoded) != entry.sha256 {
+        if decoded.len() as u64 != entry.size || !digest_matches(entry, &decoded) {
             bail!(
-                "{} does not decode to the size and SHA-256 of its entry",
+                "{} does not decode to the size and digest of its entry",
                 entry.key
             );
         }
@@ -138,11 +138,22 @@ impl DirectStore {
         if decoded != source {
             bail!("{} does not decode to its source file", entry.key);
         }
-        if sha256_hex(&decoded) != entry.sha256 || decoded.len() as u64 != entry.size {
-            bail!("{}: the entry's size or SHA-256 is wrong", entry.key);
+        if !digest_matches(entry, &decoded) || decoded.len() as u64 != entry.size {
+            bail!("{}: the entry's size or digest is wrong", entry.key);
         }
         Ok(())
     }
+}
+
+/// Whether `bytes` have the digest `entry` records (BLAKE3, or SHA-256 in earlier versions' entries).
+pub fn digest_matches(entry: &ObjectEntry, bytes: &[u8]) -> bool {
+    use engine::digest::{Algorithm, Hasher};
+    let Some((algorithm, recorded)) = Algorithm::of_entry(entry) else {
+        return false;
+    };
+    let mut hasher = Hasher::new(algorithm);
+    hasher.update(bytes);
+    engine::digest::same_hex(&hasher.finalize_hex(), recorded)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
