@@ -317,7 +317,10 @@ fn index_files_uploaded_once(ring: &mut Ring) -> Result<()> {
             .entry((
                 entry.host.clone(),
                 format!("{place}/{inner}"),
-                entry.digest().map(|d| d.hex().to_string()).unwrap_or_default(),
+                entry
+                    .digest()
+                    .map(|d| d.hex().to_string())
+                    .unwrap_or_default(),
             ))
             .or_default()
             .push(entry.key.clone());
