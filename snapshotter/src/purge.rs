@@ -3,15 +3,18 @@
 //!
 //! Retention is per selection (hosts, keyspaces, table, excluded tables): the rules are in [`plan`]; the
 //! newest complete backup of every selection stays unless it is named with `--remove`. Removing deletes
-//! the condemned backups' manifests first, then their objects, never one that a remaining manifest lists
-//! ([`remove`]): a purge interrupted half way leaves incomplete backups, which `list` shows as such and
-//! the next purge removes, never a backup that looks complete and is not. Open multipart uploads under
-//! the base path that were started longer ago than `--abandoned-after` are aborted. `--dry-run` prints
-//! the same plan, grouped by selection, and changes nothing.
+//! the condemned backups' manifests first, then their objects host by host, never one that a remaining
+//! backup references ([`remove`], [`refs`]; differential snapshots reference older backups' objects): a
+//! purge interrupted half way leaves prefixes without manifest, which the next purge sweeps again, never
+//! a backup that looks complete and is not. What others reference is decided after the manifests are
+//! gone, from a fresh listing, so a backup committed meanwhile counts. Open multipart uploads under the
+//! base path that were started longer ago than `--abandoned-after` are aborted. `--dry-run` prints the
+//! same plan, grouped by selection, with what each removal would delete and keep, and changes nothing.
 
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod plan;
+mod refs;
 mod remove;
 mod report;
 
@@ -24,8 +27,9 @@ use chrono::{DateTime, Utc};
 use contract::exit::ExitStatus;
 use contract::layout;
 use contract::manifest::{Manifest, ManifestError};
-use engine::store::{with_retry, ObjectStore, RetryPolicy};
+use engine::store::{with_retry, ObjectStore, PutOptions, RetryPolicy};
 use plan::{Found, Policy, Retention};
+use refs::Remaining;
 use remove::Condemned;
 use report::PurgeOutcome;
 use std::collections::BTreeSet;
@@ -49,6 +53,7 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
             abandoned_after: args.abandoned_after,
         },
         dry_run: args.dry_run,
+        put: store::put_options(&common.s3, "application/json"),
     };
     let outcome = purge(store.as_ref(), &common.s3.base_path, &options, &output).await?;
     output.result(&outcome.table(), &serde_json::to_value(&outcome)?);
@@ -64,6 +69,8 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<ExitCode> {
 struct PurgeOptions {
     policy: Policy,
     dry_run: bool,
+    /// How the marker of a removed backup is written.
+    put: PutOptions,
 }
 
 /// Every backup under `base`, newest first, with its manifest or run record.
@@ -83,6 +90,12 @@ async fn find(store: &dyn ObjectStore, base: &str) -> Result<Vec<(String, DateTi
                 }
                 Err(error) => Found::Unreadable(error.to_string()),
             },
+            None if store::get(store, &layout::purged_marker_key(base, &label))
+                .await?
+                .is_some() =>
+            {
+                Found::Purged
+            }
             None => {
                 let staging = layout::manifest_staging_key(base, &label);
                 let record = store::get(store, &staging)
@@ -129,32 +142,65 @@ async fn purge(
         uploads_aborted: 0,
         errors: Vec::new(),
     };
-    if options.dry_run {
-        return Ok(outcome);
-    }
-    let mut condemned = Vec::new();
-    let mut remaining = Vec::new();
-    for (decision, (name, _, state)) in outcome.plan.backups.iter().zip(&found) {
-        if decision.delete {
-            output.info(format!("removing backup {name} ({})", decision.reason));
-            condemned.push(Condemned {
+    let condemned: Vec<Condemned> = outcome
+        .plan
+        .backups
+        .iter()
+        .zip(&found)
+        .filter(|(decision, _)| decision.delete)
+        .map(|(decision, (name, _, state))| {
+            if !options.dry_run {
+                output.info(format!("removing backup {name} ({})", decision.reason));
+            }
+            Condemned {
                 name,
                 manifest: state.manifest(),
-            });
-        } else if let Some(manifest) = state.manifest() {
-            remaining.push(manifest);
+            }
+        })
+        .collect();
+    if options.dry_run {
+        let names = condemned.iter().map(|c| c.name).collect();
+        let remaining = Remaining::new(base, &found, &names, Utc::now());
+        for backup in &condemned {
+            let removed = remove::sweep(store, base, backup, &remaining, (false, &options.put));
+            outcome.removed.push(removed.await);
         }
+        return Ok(outcome);
     }
-    let protected = remove::protected(remaining);
-    for removed in remove::remove_all(store, base, &condemned, protected).await {
+    sweep(store, base, &condemned, options, &mut outcome, output).await?;
+    abort_uploads(store, &mut outcome, output).await;
+    Ok(outcome)
+}
+
+/// Both passes of [`remove`]: manifests, then objects against a fresh listing.
+async fn sweep(
+    store: &dyn ObjectStore,
+    base: &str,
+    condemned: &[Condemned<'_>],
+    options: &PurgeOptions,
+    outcome: &mut PurgeOutcome,
+    output: &Output,
+) -> Result<()> {
+    let first = remove::delete_manifests(store, base, condemned, &options.put).await;
+    let fresh = find(store, base).await?;
+    let gone: BTreeSet<&str> = first
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| r.name.as_str())
+        .collect();
+    let remaining = Remaining::new(base, &fresh, &gone, Utc::now());
+    for (backup, first) in condemned.iter().zip(first) {
+        let removed = match first.error {
+            Some(_) => first,
+            None => remove::sweep(store, base, backup, &remaining, (true, &options.put)).await,
+        };
         if let Some(error) = &removed.error {
             output.error(error);
             outcome.errors.push(error.clone());
         }
         outcome.removed.push(removed);
     }
-    abort_uploads(store, &mut outcome, output).await;
-    Ok(outcome)
+    Ok(())
 }
 
 /// Abort the multipart uploads the plan calls abandoned.

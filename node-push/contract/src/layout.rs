@@ -31,6 +31,9 @@ pub const RING_FILE: &str = "ring";
 pub const RECORDS_DIR: &str = "manifest.d";
 /// Suffix of a records document (lzop-compressed JSON lines).
 pub const RECORDS_SUFFIX: &str = ".jsonl.lzo";
+/// Name of the marker `purge` leaves in a removed backup's prefix while objects there are kept because
+/// newer backups reference them: the prefix is no backup (complete or incomplete) any more.
+pub const PURGED_FILE: &str = "purged.json";
 const NAME_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// A backup's name: its UTC start time to the second, as the old tool formats it (`20240131235959`).
@@ -125,6 +128,11 @@ pub fn is_records_key(base: &str, name: &str, key: &str) -> bool {
         .is_some_and(|rest| {
             rest.starts_with(RECORDS_DIR) && rest.as_bytes().get(RECORDS_DIR.len()) == Some(&b'/')
         })
+}
+
+/// `<base>/<NAME>/purged.json`: see [`PURGED_FILE`].
+pub fn purged_marker_key(base: &str, name: &str) -> String {
+    format!("{}{PURGED_FILE}", backup_prefix(base, name))
 }
 
 pub fn ring_key(base: &str, name: &str) -> String {

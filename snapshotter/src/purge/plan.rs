@@ -13,7 +13,9 @@
 //! Incomplete backups (a prefix without manifest) whose name, i.e. start time, is older than
 //! `--abandoned-after` (default a day) are removed; younger ones may still be uploading and are only
 //! listed. Multipart uploads initiated longer ago than `--abandoned-after` are aborted. A backup whose
-//! manifest exists but cannot be read is never removed by a rule.
+//! manifest exists but cannot be read is never removed by a rule. A prefix an earlier purge removed but
+//! left objects in (newer backups referenced them; its `purged.json` says so) is swept again every time:
+//! what is no longer referenced goes.
 
 use chrono::{DateTime, Duration, Utc};
 use contract::manifest::{Manifest, Selection};
@@ -44,6 +46,8 @@ pub enum Found {
     Complete(Box<Manifest>),
     /// No manifest; the run record (`manifest.json.partial`) when one parses.
     Incomplete(Option<Box<Manifest>>),
+    /// Removed by an earlier purge, which kept objects newer backups referenced (`purged.json`).
+    Purged,
     Unreadable(String),
 }
 
@@ -62,6 +66,9 @@ impl Found {
 pub struct Decision {
     pub name: String,
     pub complete: bool,
+    /// Removed earlier; only objects others referenced are left.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
     pub delete: bool,
     pub reason: String,
     /// What it covers; for an incomplete backup, from its run record when it has one.
@@ -145,6 +152,10 @@ pub fn plan(
                 complete(*rank, *time, manifest, policy.retention, now)
             }
             _ if named => (true, "named with --remove".to_string()),
+            Found::Purged => (
+                true,
+                "removed earlier; the objects newer backups referenced are checked again".into(),
+            ),
             Found::Incomplete(_) if *time < abandoned_before => (
                 true,
                 "incomplete (no manifest), started before the abandon threshold".into(),
@@ -158,6 +169,7 @@ pub fn plan(
         plan.backups.push(Decision {
             name: name.clone(),
             complete: matches!(found, Found::Complete(_)),
+            purged: matches!(found, Found::Purged),
             delete,
             reason,
             selection,

@@ -1,18 +1,25 @@
 //! Removing the backups a plan condemns, in two passes.
 //!
 //! 1. Every condemned backup's `manifest.json` and `manifest.json.partial` go first, so a purge stopped
-//!    half way leaves incomplete backups, never one that looks complete and is not. A backup whose
-//!    manifest cannot be deleted stays: the objects its manifest lists join the protected keys.
-//! 2. Then each one's objects: everything under its prefix, and the keys its manifest lists elsewhere,
-//!    except the protected keys, those a remaining manifest lists. An object is deleted only when no
-//!    remaining manifest lists its key, so backups that share objects never lose one.
+//!    half way leaves no backup that looks complete and is not; a marker (`purged.json`) then says the
+//!    prefix is being removed. A backup whose manifest cannot be deleted stays, whole.
+//! 2. Then, from a fresh listing (a backup committed meanwhile is seen), each one's objects host by host
+//!    ([`sweep`]): deleted unless a backup that stays references them ([`super::refs`]). The records
+//!    documents, ring and schema follow. When objects were kept the marker stays and names the backups
+//!    they are kept for: `list` shows such a prefix as purged, and every purge looks at it again (it is
+//!    removed once nothing references its objects). A dry run runs the same sweep without deleting.
 
+use super::refs::{owner, Remaining};
 use super::report::Removed;
 use crate::stages::bounded;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use contract::layout;
 use contract::manifest::Manifest;
-use engine::store::{with_retry, ObjectMeta, ObjectStore, RetryPolicy};
-use std::collections::{BTreeSet, HashMap};
+use engine::records::host_entries;
+use engine::store::{with_retry, ObjectMeta, ObjectStore, PutOptions, RetryPolicy};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
 
 /// A backup to remove, with its manifest (or run record) when it has one.
 pub struct Condemned<'a> {
@@ -20,97 +27,215 @@ pub struct Condemned<'a> {
     pub manifest: Option<&'a Manifest>,
 }
 
-/// Object key → the remaining backup whose manifest lists it.
-pub type Protected = HashMap<String, String>;
-
-/// The keys every manifest in `remaining` lists.
-pub fn protected<'a>(remaining: impl IntoIterator<Item = &'a Manifest>) -> Protected {
-    let mut keys = Protected::new();
-    for manifest in remaining {
-        for object in manifest.inline_objects() {
-            keys.entry(object.key.clone())
-                .or_insert_with(|| manifest.name.clone());
-        }
-    }
-    keys
+/// `<base>/<NAME>/purged.json`: the prefix of a removed backup, kept while others reference its objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedMarker {
+    pub name: String,
+    pub purged_at: DateTime<Utc>,
+    /// Objects still under the prefix because the backups in `kept_for` reference them.
+    pub kept_objects: usize,
+    pub kept_for: Vec<String>,
 }
 
-/// Remove `condemned` (see the module doc); one [`Removed`] each, in the same order.
-pub async fn remove_all(
+/// Pass 1 for every condemned backup: its manifests deleted, the marker written. One [`Removed`] each,
+/// with an error when its manifest could not be deleted (then nothing else of it is touched).
+pub async fn delete_manifests(
     store: &dyn ObjectStore,
     base: &str,
     condemned: &[Condemned<'_>],
-    mut protected: Protected,
+    put: &PutOptions,
 ) -> Vec<Removed> {
-    let mut removed: Vec<Removed> = Vec::new();
+    let retry = RetryPolicy::default();
+    let mut removed = Vec::new();
     for backup in condemned {
-        let mut entry = Removed::new(backup.name);
-        if let Err(error) = delete_manifests(store, base, backup.name).await {
-            entry.error = Some(error);
-            if let Some(manifest) = backup.manifest {
-                protected.extend(self::protected([manifest]));
+        let name = backup.name;
+        let mut entry = Removed::new(name);
+        for key in [
+            layout::manifest_key(base, name),
+            layout::manifest_staging_key(base, name),
+        ] {
+            if let Err(error) = with_retry(&retry, || store.delete(&key)).await {
+                entry.error = Some(format!(
+                    "backup {name}: cannot delete {key}: {error}; nothing else of it was deleted"
+                ));
+                break;
             }
         }
-        removed.push(entry);
-    }
-    for (backup, entry) in condemned.iter().zip(removed.iter_mut()) {
         if entry.error.is_none() {
-            remove_objects(store, base, backup, &protected, entry).await;
+            entry.error = write_marker(store, base, name, &entry, put).await.err();
         }
+        removed.push(entry);
     }
     removed
 }
 
-async fn delete_manifests(store: &dyn ObjectStore, base: &str, name: &str) -> Result<(), String> {
-    let retry = RetryPolicy::default();
-    for key in [
-        layout::manifest_key(base, name),
-        layout::manifest_staging_key(base, name),
-    ] {
-        if let Err(error) = with_retry(&retry, || store.delete(&key)).await {
-            return Err(format!(
-                "backup {name}: cannot delete {key}: {error}; nothing else of it was deleted"
-            ));
+async fn write_marker(
+    store: &dyn ObjectStore,
+    base: &str,
+    name: &str,
+    removed: &Removed,
+    put: &PutOptions,
+) -> Result<(), String> {
+    let marker = PurgedMarker {
+        name: name.to_string(),
+        purged_at: Utc::now(),
+        kept_objects: removed.shared_kept,
+        kept_for: removed.kept_for.iter().cloned().collect(),
+    };
+    let key = layout::purged_marker_key(base, name);
+    let body = Bytes::from(serde_json::to_vec_pretty(&marker).expect("markers serialise"));
+    with_retry(&RetryPolicy::default(), || {
+        store.put_object(&key, body.clone(), put)
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| format!("backup {name}: cannot write {key}: {e}"))
+}
+
+/// Pass 2 for one backup (its manifests are gone, unless `delete` is false: a dry run counts only).
+pub async fn sweep(
+    store: &dyn ObjectStore,
+    base: &str,
+    backup: &Condemned<'_>,
+    remaining: &Remaining<'_>,
+    (delete, put): (bool, &PutOptions),
+) -> Removed {
+    let mut removed = Removed::new(backup.name);
+    let in_progress = remaining.in_progress_referencing(backup.name);
+    if !in_progress.is_empty() {
+        removed.kept_for.extend(in_progress);
+        removed.kept_all = true;
+    } else if let Err(error) =
+        sweep_objects(store, base, backup, remaining, delete, &mut removed).await
+    {
+        removed.error = Some(format!("backup {}: {error} (run purge again)", backup.name));
+    }
+    if delete {
+        finish(store, base, backup.name, &mut removed, put).await;
+    }
+    removed
+}
+
+/// Every host's objects, then the rest of the prefix (records documents, ring, schema) but the marker.
+async fn sweep_objects(
+    store: &dyn ObjectStore,
+    base: &str,
+    backup: &Condemned<'_>,
+    remaining: &Remaining<'_>,
+    delete: bool,
+    removed: &mut Removed,
+) -> Result<(), String> {
+    let prefix = layout::backup_prefix(base, backup.name);
+    let top = list(store, &prefix, Some("/")).await?;
+    let records_dir = format!("{prefix}{}/", layout::RECORDS_DIR);
+    let mut hosts: Vec<String> = top
+        .common_prefixes
+        .iter()
+        .filter(|d| **d != records_dir)
+        .filter_map(|d| Some(d.strip_prefix(&prefix)?.trim_end_matches('/').to_string()))
+        .collect();
+    for host in backup.manifest.map(record_hosts).unwrap_or_default() {
+        if !hosts.contains(&host) {
+            hosts.push(host);
         }
+    }
+    for host in &hosts {
+        sweep_host(store, base, backup, host, remaining, delete, removed).await?;
+    }
+    // The records documents, ring and schema serve no other backup.
+    let mut rest: Vec<ObjectMeta> = top.objects;
+    rest.extend(list(store, &records_dir, None).await?.objects);
+    // The manifests went in pass 1 (a dry run counts what pass 2 deletes); the marker goes last.
+    let skip = [
+        layout::purged_marker_key(base, backup.name),
+        layout::manifest_key(base, backup.name),
+        layout::manifest_staging_key(base, backup.name),
+    ];
+    rest.retain(|o| !skip.contains(&o.key));
+    let folders = rest.clone();
+    delete_all(store, rest, delete, removed).await?;
+    if delete {
+        remove_folders(store, &prefix, &folders).await;
     }
     Ok(())
 }
 
-/// Delete one backup's objects (its manifests are gone) except the protected ones.
-async fn remove_objects(
+/// The hosts a manifest has records of.
+fn record_hosts(manifest: &Manifest) -> Vec<String> {
+    let mut hosts = manifest.hosts.clone();
+    for r in manifest.batches.iter().flat_map(|b| &b.records) {
+        if !hosts.contains(&r.host) {
+            hosts.push(r.host.clone());
+        }
+    }
+    hosts
+}
+
+/// One host: its objects under the prefix and its records' keys elsewhere, less what others reference.
+async fn sweep_host(
     store: &dyn ObjectStore,
     base: &str,
     backup: &Condemned<'_>,
-    protected: &Protected,
+    host: &str,
+    remaining: &Remaining<'_>,
+    delete: bool,
     removed: &mut Removed,
-) {
-    let name = backup.name;
-    let retry = RetryPolicy::default();
-    let prefix = layout::backup_prefix(base, name);
-    let listing = match with_retry(&retry, || store.list(&prefix, None)).await {
-        Ok(listing) => listing,
-        Err(error) => {
-            removed.error = Some(format!(
-                "backup {name}: manifest deleted, but cannot list {prefix}: {error} (run purge again)"
-            ));
-            return;
-        }
-    };
-    let mut candidates = listing.objects.clone();
-    let listed: BTreeSet<&str> = listing.objects.iter().map(|o| o.key.as_str()).collect();
-    for object in backup.manifest.iter().flat_map(|m| m.inline_objects()) {
-        if !object.key.starts_with(&prefix) && !listed.contains(object.key.as_str()) {
-            candidates.push(ObjectMeta {
-                key: object.key.clone(),
-                size: object.compressed_size,
-                etag: String::new(),
-            });
-        }
+) -> Result<(), String> {
+    let dir = format!("{}/", layout::host_prefix(base, backup.name, host));
+    let mut candidates = list(store, &dir, None).await?.objects;
+    if let Some(manifest) = backup.manifest.filter(|m| !m.is_legacy()) {
+        let entries = host_entries(store, manifest, host, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let outside = entries
+            .into_iter()
+            .filter(|e| owner(base, &e.key) != Some(backup.name) && !remaining.owns(&e.key));
+        candidates.extend(outside.map(|e| ObjectMeta {
+            key: e.key,
+            size: e.compressed_size,
+            etag: String::new(),
+        }));
     }
-    let before = candidates.len();
-    candidates.retain(|o| !protected.contains_key(&o.key));
-    removed.shared_kept = before - candidates.len();
-    let results = bounded(&candidates, 16, |object| {
+    let keys: HashSet<String> = candidates.iter().map(|o| o.key.clone()).collect();
+    let kept = remaining
+        .referenced(store, host, &keys)
+        .await
+        .map_err(|e| format!("cannot tell what other backups reference: {e}"))?;
+    removed.shared_kept += kept.len();
+    removed.kept_for.extend(kept.values().cloned());
+    candidates.retain(|o| !kept.contains_key(&o.key));
+    let folders = candidates.clone();
+    delete_all(store, candidates, delete, removed).await?;
+    if delete && kept.is_empty() {
+        remove_folders(store, &dir, &folders).await;
+    }
+    Ok(())
+}
+
+async fn list(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    delimiter: Option<&str>,
+) -> Result<engine::store::Listing, String> {
+    with_retry(&RetryPolicy::default(), || store.list(prefix, delimiter))
+        .await
+        .map_err(|e| format!("cannot list {prefix}: {e}"))
+}
+
+/// Deletes `objects` (counts them only when `delete` is false); the first failure is the error.
+async fn delete_all(
+    store: &dyn ObjectStore,
+    objects: Vec<ObjectMeta>,
+    delete: bool,
+    removed: &mut Removed,
+) -> Result<(), String> {
+    if !delete {
+        removed.objects += objects.len();
+        removed.bytes += objects.iter().map(|o| o.size).sum::<u64>();
+        return Ok(());
+    }
+    let retry = RetryPolicy::default();
+    let results = bounded(&objects, 16, |object| {
         let retry = &retry;
         async move {
             with_retry(retry, || store.delete(&object.key))
@@ -130,21 +255,42 @@ async fn remove_objects(
             Err(error) => failures.push(error),
         }
     }
-    if failures.is_empty() {
-        remove_folders(store, &prefix, &listing.objects).await;
-    } else {
-        removed.error = Some(format!(
-            "backup {name}: {} object(s) not deleted, first: {} (it is listed as incomplete; run purge again)",
-            failures.len(),
-            failures[0]
-        ));
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} object(s) not deleted, first: {first}",
+            failures.len()
+        )),
+    }
+}
+
+/// The marker goes when nothing was kept and nothing failed (the prefix is then empty), else it is
+/// rewritten to name what was kept and for whom.
+async fn finish(
+    store: &dyn ObjectStore,
+    base: &str,
+    name: &str,
+    removed: &mut Removed,
+    put: &PutOptions,
+) {
+    let nothing_left = removed.shared_kept == 0 && !removed.kept_all && removed.error.is_none();
+    if nothing_left {
+        let marker = layout::purged_marker_key(base, name);
+        if let Err(e) = with_retry(&RetryPolicy::default(), || store.delete(&marker)).await {
+            removed.error = Some(format!("backup {name}: cannot delete {marker}: {e}"));
+        }
+        let _ = store.delete(&layout::backup_prefix(base, name)).await;
+        return;
+    }
+    if let Err(error) = write_marker(store, base, name, removed, put).await {
+        removed.error.get_or_insert(error);
     }
 }
 
 /// Stores with real directories (SeaweedFS's filer) keep a removed backup's empty folders and list them as
 /// common prefixes, so the backup would still show up (as incomplete). Deleting `<folder>/` removes an
 /// empty one there (and never a non-empty one); on S3, where folders do not exist, it deletes nothing.
-/// Deepest first, best effort.
+/// Deepest first, best effort; `prefix` itself last (a no-op while the prefix still holds the marker).
 async fn remove_folders(store: &dyn ObjectStore, prefix: &str, objects: &[ObjectMeta]) {
     let mut folders: BTreeSet<String> = BTreeSet::new();
     for object in objects {

@@ -6,6 +6,7 @@ use crate::output::human_bytes;
 use crate::output::table::{Column, Table};
 use contract::manifest::Selection;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// What was removed from one backup.
@@ -14,9 +15,15 @@ pub struct Removed {
     pub name: String,
     pub objects: usize,
     pub bytes: u64,
-    /// Objects under its prefix (or listed by its manifest) left in place because a remaining backup's
-    /// manifest lists them.
+    /// Objects under its prefix (or listed by its manifest) left in place because a remaining backup
+    /// references them.
     pub shared_kept: usize,
+    /// The backups whose references kept objects of it.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub kept_for: BTreeSet<String>,
+    /// Every object kept: a backup in progress (`kept_for`) names it as its reference.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kept_all: bool,
     pub error: Option<String>,
 }
 
@@ -27,6 +34,8 @@ impl Removed {
             objects: 0,
             bytes: 0,
             shared_kept: 0,
+            kept_for: BTreeSet::new(),
+            kept_all: false,
             error: None,
         }
     }
@@ -82,7 +91,12 @@ impl PurgeOutcome {
             for d in members {
                 table.row([
                     d.name.clone(),
-                    if d.complete { "complete" } else { "incomplete" }.to_string(),
+                    match (d.complete, d.purged) {
+                        (true, _) => "complete",
+                        (false, true) => "purged",
+                        (false, false) => "incomplete",
+                    }
+                    .to_string(),
                     format!("{}  ({})", if d.delete { verb } else { "keep" }, d.reason),
                 ]);
             }
@@ -101,16 +115,25 @@ impl PurgeOutcome {
                 }
             );
         }
+        let done = if self.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
         for r in &self.removed {
+            let for_whom = r.kept_for.iter().cloned().collect::<Vec<_>>().join(", ");
             let _ = writeln!(
                 out,
-                "removed {}: {} objects, {}{}{}",
+                "{done} {}: {} objects, {}{}{}",
                 r.name,
                 r.objects,
                 human_bytes(r.bytes),
-                match r.shared_kept {
-                    0 => String::new(),
-                    n => format!(", {n} kept (a remaining backup lists them)"),
+                match (r.kept_all, r.shared_kept) {
+                    (true, _) => format!(
+                        ", every object kept (backup in progress {for_whom} may reference it)"
+                    ),
+                    (false, 0) => String::new(),
+                    (false, n) => format!(", {n} kept (referenced by {for_whom})"),
                 },
                 r.error
                     .as_ref()

@@ -134,6 +134,7 @@ async fn backup_of(
     put(store, &format!("b/{name}/ring")).await;
     let keyspaces = keyspaces.map(|k| k.iter().map(|s| s.to_string()).collect());
     let mut m = Manifest::new(name, "b", vec!["h1".into()], keyspaces, table);
+    m.format_version = 1; // objects inline
     let t = name.parse::<layout::BackupName>().unwrap().time();
     m.batches.push(Batch {
         kind: BatchKind::Snapshot,
@@ -160,6 +161,7 @@ fn options(retention: Option<Retention>, named: &[&str], dry_run: bool) -> Purge
             abandoned_after: chrono::Duration::days(1),
         },
         dry_run,
+        put: PutOptions::default(),
     }
 }
 
@@ -227,10 +229,13 @@ async fn removes_old_backups_manifest_first_and_keeps_the_newest() {
     for name in ["20240101000000", "20240102000000"] {
         let mine: Vec<&String> = deleted.iter().filter(|k| k.contains(name)).collect();
         assert_eq!(mine[0], &format!("b/{name}/manifest.json"), "{mine:?}");
+        let marker = format!("b/{name}/purged.json");
+        let last_object = mine.iter().rposition(|k| !k.ends_with('/')).unwrap();
+        assert_eq!(mine[last_object], &marker, "{mine:?}");
         let objects = mine.iter().filter(|k| !k.ends_with('/')).count();
         assert_eq!(
-            objects, 5,
-            "manifest, its staging key, ring, two data objects: {mine:?}"
+            objects, 6,
+            "manifest, its staging key, ring, two data objects, the purge marker last: {mine:?}"
         );
         // Then the (empty) folders, deepest first, for stores that keep them.
         let folders: Vec<&str> = mine
@@ -295,3 +300,5 @@ async fn aborts_abandoned_multipart_uploads() {
 }
 
 mod scopes;
+
+mod references;

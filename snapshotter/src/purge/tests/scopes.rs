@@ -56,6 +56,8 @@ selection hosts h1; keyspaces ks; table t:
   20240102000000  complete    would remove  (beyond the last 1 of its selection)
 selection hosts h1; keyspaces all; all tables:
   20240101000000  complete    keep  (the newest complete backup of its selection)
+would remove 20240104000000: 1 objects, 1 B
+would remove 20240102000000: 3 objects, 3 B
 "
     );
     let json = serde_json::to_value(&dry).unwrap();
@@ -130,9 +132,9 @@ async fn an_object_a_remaining_manifest_lists_is_kept_and_manifests_go_first() {
         (1, 3),
         "{removed:?}"
     );
-    assert!(done.table().contains(
-        "removed 20240101000000: 3 objects, 3 B, 1 kept (a remaining backup lists them)"
-    ));
+    assert!(done
+        .table()
+        .contains("removed 20240101000000: 3 objects, 3 B, 1 kept (referenced by 20240102000000)"));
     // Both condemned manifests were deleted before any data object of either.
     let deleted = store.deleted.lock().unwrap().clone();
     let first_data = deleted.iter().position(|k| k.ends_with(".lzo")).unwrap();
