@@ -78,10 +78,17 @@ async fn collects_entries_and_sends_credentials_on_stdin() {
                 entry: entry("/d/b"),
             },
         },
+        Message::FileSkipped {
+            path: "/d/c".into(),
+            reason: SkipReason::Referenced {
+                entry: entry("/d/c"),
+            },
+        },
         Message::Summary(Summary {
-            files_total: 2,
+            files_total: 3,
             files_done: 1,
-            files_skipped: 1,
+            files_skipped: 2,
+            files_referenced: 1,
             ..Summary::default()
         }),
     ]);
@@ -89,7 +96,12 @@ async fn collects_entries_and_sends_credentials_on_stdin() {
     let result = run(&remote, &call(), &secret_input(), &quiet())
         .await
         .unwrap();
-    assert_eq!(result.entries.len(), 2);
+    assert_eq!(result.entries.len(), 3, "uploaded, already stored, referenced");
+    assert_eq!(
+        (result.uploaded, result.already_stored, result.referenced),
+        (1, 1, 1)
+    );
+    assert_eq!(result.bytes_referenced, entry("/d/c").size);
     assert_eq!(result.failure("h"), None);
     // The secret went to stdin, not to the command line.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
