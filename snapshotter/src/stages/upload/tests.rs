@@ -96,7 +96,11 @@ async fn collects_entries_and_sends_credentials_on_stdin() {
     let result = run(&remote, &call(), &secret_input(), &quiet())
         .await
         .unwrap();
-    assert_eq!(result.entries.len(), 3, "uploaded, already stored, referenced");
+    assert_eq!(
+        result.entries.len(),
+        3,
+        "uploaded, already stored, referenced"
+    );
     assert_eq!(
         (result.uploaded, result.already_stored, result.referenced),
         (1, 1, 1)
