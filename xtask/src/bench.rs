@@ -34,6 +34,7 @@ mod measure;
 mod report;
 #[cfg(feature = "bench")]
 mod run;
+mod scale;
 
 use std::path::PathBuf;
 
@@ -161,6 +162,9 @@ impl Options {
 pub fn bench(args: &[String]) -> Result<()> {
     // Subcommands with options and code of their own (e.g. `scale`, in bench/scale.rs) are dispatched
     // here, before the parts of the main benchmark, whose parser rejects any other first word.
+    if args.first().is_some_and(|arg| arg == "scale") {
+        return scale::run(args);
+    }
     let options = Options::parse(args)?;
     measure_or_delegate(args, &options)
 }
