@@ -1,8 +1,8 @@
 //! `restore --mode refresh` through the real coordinator, real sshd hosts and node-push, on nodes whose
 //! `nodetool` answers like Cassandra 3.11, 4.0, 4.1 and 5.0 (see `restore_scripted/nodetool.sh`; CI runs
 //! only a real 1.2). Each host has a generated data tree of its version (3.x `mc-N-big`, 4.0 `nb-N-big`,
-//! 4.1+ ULID generations) with a secondary index, a snapshot uploaded by node-push to SeaweedFS, and a live
-//! SSTable of its own. Checked: 4.0+ load with `nodetool import` from staging (no move, new generations,
+//! 4.1+ ULID generations) with a secondary index, a snapshot uploaded by node-push to SeaweedFS (a format-2
+//! manifest: one records document per host), and a live SSTable of its own. Checked: 4.0+ load with `nodetool import` from staging (no move, new generations,
 //! links in backups/), 3.11 with moves and `nodetool refresh`; no index files restored anywhere; every
 //! restored Data.db byte-exact and once; staging gone; the human output (snapshot-tested, paths and sizes
 //! redacted) names the loader and counts SSTables and files, and `-v` shows no doubled `node-push:` and no
@@ -188,12 +188,28 @@ fn refresh_imports_on_4_x_and_5_0_refreshes_on_3_11_and_restores_no_index_files(
         "",
     );
     let now = chrono::Utc::now();
-    // A format-1 manifest (objects inline): what versions before records documents wrote.
-    manifest.format_version = 1;
-    let mut batch = Batch::new(BatchKind::Snapshot, now, now, String::new());
-    batch.objects = objects;
-    manifest.batches.push(batch);
+    // A format-2 manifest, as the coordinator writes it: one records document per host.
     let (runtime, s3) = store(&weed)?;
+    let id = Batch::new_id(now, 1);
+    let mut batch = Batch::new(BatchKind::Snapshot, now, now, id.clone());
+    for alias in &aliases {
+        let mine: Vec<ObjectEntry> = objects
+            .iter()
+            .filter(|o| o.host == *alias)
+            .cloned()
+            .collect();
+        assert!(!mine.is_empty(), "{alias} uploaded files");
+        batch
+            .records
+            .push(runtime.block_on(engine::records::write_document(
+                &s3,
+                (BASE, NAME, &id),
+                alias,
+                &mine,
+                &PutOptions::default(),
+            ))?);
+    }
+    manifest.batches.push(batch);
     runtime.block_on(s3.put_object(
         &layout::manifest_key(BASE, NAME),
         manifest.to_json().into_bytes().into(),
