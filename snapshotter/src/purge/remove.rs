@@ -183,10 +183,13 @@ async fn sweep_host(
 ) -> Result<(), String> {
     let dir = format!("{}/", layout::host_prefix(base, backup.name, host));
     let mut candidates = list(store, &dir, None).await?.objects;
-    if let Some(manifest) = backup.manifest.filter(|m| !m.is_legacy()) {
-        let entries = host_entries(store, manifest, host, None)
-            .await
-            .map_err(|e| e.to_string())?;
+    // Its records name the keys it referenced elsewhere; unreadable ones only hide those, which live in
+    // other prefixes and go with them.
+    let records = match backup.manifest.filter(|m| !m.is_legacy()) {
+        Some(manifest) => host_entries(store, manifest, host, None).await.ok(),
+        None => None,
+    };
+    if let Some(entries) = records {
         let outside = entries
             .into_iter()
             .filter(|e| owner(base, &e.key) != Some(backup.name) && !remaining.owns(&e.key));

@@ -181,3 +181,22 @@ async fn a_backup_in_progress_that_names_a_condemned_one_keeps_all_of_it() {
     assert!(!left.contains(&layout::manifest_key("b", OLD)));
     assert_eq!(marker(&store, OLD).await.unwrap().kept_for, [running]);
 }
+
+#[tokio::test]
+async fn an_abandoned_prefix_a_newer_backup_references_is_swept_with_the_same_check() {
+    // A purge stopped after OLD's manifest went and before its marker was written: OLD looks like an
+    // abandoned incomplete backup, and the cleanup of those keeps what NEW references all the same.
+    let store = Arc::new(MemoryStore::default());
+    let newer = differential(store.as_ref()).await;
+    store.delete(&layout::manifest_key("b", OLD)).await.unwrap();
+    let done = purge(store.as_ref(), "b", &keep_last(1, false), &output())
+        .await
+        .unwrap();
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+    let decision = &done.plan.backups[1];
+    assert_eq!((decision.name.as_str(), decision.delete), (OLD, true));
+    assert!(decision.reason.contains("abandon"), "{}", decision.reason);
+    assert_eq!(done.removed[0].shared_kept, 2, "{:?}", done.removed);
+    assert!(marker(store.as_ref(), OLD).await.is_some());
+    assert!(verify_ok(&store, &newer).await);
+}
