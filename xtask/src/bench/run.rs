@@ -234,7 +234,10 @@ impl Results {
                 Bound::AtMost(PEAK_RSS_MIB),
             ));
         }
-        if let Some(RestoreRuns { node_push, rclone }) = &self.restore {
+        if let Some(RestoreRuns {
+            node_push, rclone, ..
+        }) = &self.restore
+        {
             targets.extend([
                 Target::new(
                     "node-push restore wall / rclone copy wall",
@@ -333,7 +336,9 @@ impl Results {
                 "\n`node-push restore` brings node-push's backup of the tree back into a fresh staging \
                  directory (download, lzop decode, digest and size checks, fsync, rename; 4 files at a \
                  time); `rclone copy --transfers 4` copies the tree, uploaded uncompressed to the same \
-                 store, back into a fresh directory.\n"
+                 store, back into a fresh directory, without fsync; the last row adds an fsync of each \
+                 file rclone wrote (coreutils `sync FILE...`, in the same timed run), which makes the \
+                 caller do the page writeback as node-push's fsyncs do. Ratios are to plain rclone.\n"
             );
         }
         let _ = writeln!(text, "## Targets\n");

@@ -1,6 +1,7 @@
 //! The restore part: the tree backed up once by node-push and once uncompressed by rclone to one SeaweedFS,
 //! then brought back round after round by `node-push restore` (download, lzop decode, digest and size
-//! checks, fsync, rename) into a fresh staging directory and by `rclone copy` into a fresh directory.
+//! checks, fsync, rename) into a fresh staging directory and by `rclone copy` into a fresh directory
+//! (the reference), and once more by `rclone copy` followed by an fsync of each file it wrote.
 //!
 //! node-push restores from a plan (`--plan FILE`, a restore request as the coordinator sends it) made from
 //! the entries its own upload printed, each file to `<staging>/<keyspace>/<table dir>/<file>`, where
@@ -14,10 +15,12 @@ use anyhow::{bail, Context, Result};
 use testkit::seaweed::SeaweedFs;
 
 use super::local::fresh_dir;
-use super::s3::{node_push_run, node_push_upload, rclone_run, run_beside_server, RCLONE_REMOTE};
+use super::s3::{
+    node_push_run, node_push_upload, rclone_run, run_beside_server, with_rclone_env, RCLONE_REMOTE,
+};
 use super::tools::{json_string, PushSummary, RestoreSummary, Tools};
 use super::tree::{bytes_under, files_under, SourceTree};
-use crate::bench::measure::stdout_path;
+use crate::bench::measure::{stdout_path, TimedRun};
 use crate::bench::report::{Row, Sample};
 use crate::cmd;
 
@@ -31,27 +34,45 @@ const RCLONE_PREFIX: &str = "rclone";
 pub struct RestoreRuns {
     pub node_push: Row,
     pub rclone: Row,
+    pub rclone_then_fsync: Row,
 }
 
 impl RestoreRuns {
     pub fn rows(&self) -> Vec<Row> {
-        vec![self.node_push.clone(), self.rclone.clone()]
+        vec![
+            self.node_push.clone(),
+            self.rclone.clone(),
+            self.rclone_then_fsync.clone(),
+        ]
     }
 }
 
-/// The two restorers, in the order each round runs them.
+/// rclone's copy, then an fsync of every file it wrote (coreutils `sync FILE...`), inside the timed run:
+/// the page writeback an fsync makes the caller do is then counted as node-push's own fsyncs are.
+const RCLONE_THEN_FSYNC_SCRIPT: &str =
+    r#""$1" copy --transfers 4 "$2" "$3" && find "$3" -type f -exec sync -- {} +"#;
+
+/// The restorers, in the order each round runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Restorer {
+    /// The reference.
     Rclone,
+    /// For comparison only: what rclone costs when its files are made as durable as node-push's.
+    RcloneThenFsync,
     NodePush,
 }
 
-const RESTORERS: [Restorer; 2] = [Restorer::Rclone, Restorer::NodePush];
+const RESTORERS: [Restorer; 3] = [
+    Restorer::Rclone,
+    Restorer::RcloneThenFsync,
+    Restorer::NodePush,
+];
 
 impl Restorer {
     fn label(self) -> &'static str {
         match self {
             Restorer::Rclone => "rclone copy --transfers 4 (restore)",
+            Restorer::RcloneThenFsync => "rclone copy --transfers 4, then fsync of each file",
             Restorer::NodePush => "node-push restore",
         }
     }
@@ -76,11 +97,20 @@ pub fn measure(
         fresh_dir(&staging)?;
         // The last run's written-back pages and deleted files are on disk before the clock starts.
         cmd::read(&mut Command::new("sync"))?;
+        let rclone_source = format!("{RCLONE_REMOTE}:{BUCKET}/{RCLONE_PREFIX}");
         let run = match restorer {
             Restorer::Rclone => rclone_run(tools, &s3, logs, &label, timeout)?
                 .args(["copy", "--transfers", "4"])
-                .arg(format!("{RCLONE_REMOTE}:{BUCKET}/{RCLONE_PREFIX}"))
+                .arg(rclone_source)
                 .arg(&staging),
+            Restorer::RcloneThenFsync => {
+                let script = TimedRun::new(&label, "sh", timeout)
+                    .args(["-c", RCLONE_THEN_FSYNC_SCRIPT, "rclone-then-fsync"])
+                    .arg(&tools.rclone)
+                    .arg(rclone_source)
+                    .arg(&staging);
+                with_rclone_env(script, &s3, logs)?
+            }
             Restorer::NodePush => node_push_run(tools, &s3, &label, timeout)
                 .args(["restore", "--from", &format!("s3://{BUCKET}")])
                 .arg("--plan")
@@ -99,7 +129,7 @@ pub fn measure(
             );
         }
         let downloaded = match restorer {
-            Restorer::Rclone => written_bytes,
+            Restorer::Rclone | Restorer::RcloneThenFsync => written_bytes,
             Restorer::NodePush => {
                 let summary = RestoreSummary::read(&stdout_path(logs, &label))?;
                 summary
@@ -122,6 +152,7 @@ pub fn measure(
     Ok(RestoreRuns {
         node_push: row(Restorer::NodePush),
         rclone: row(Restorer::Rclone),
+        rclone_then_fsync: row(Restorer::RcloneThenFsync),
     })
 }
 

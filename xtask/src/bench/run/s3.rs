@@ -138,10 +138,15 @@ pub fn rclone_run(
     label: &str,
     timeout: Duration,
 ) -> Result<TimedRun> {
+    with_rclone_env(TimedRun::new(label, &tools.rclone, timeout), s3, logs)
+}
+
+/// `run` (rclone, or a script running it) with the environment that makes [`RCLONE_REMOTE`] the store.
+pub fn with_rclone_env(run: TimedRun, s3: &SeaweedFs, logs: &Path) -> Result<TimedRun> {
     let var = |name: &str| format!("RCLONE_CONFIG_{}_{name}", RCLONE_REMOTE.to_uppercase());
     let empty_config = logs.join("rclone.conf");
     fs_err::write(&empty_config, "")?;
-    Ok(TimedRun::new(label, &tools.rclone, timeout)
+    Ok(run
         .env("RCLONE_CONFIG", empty_config)
         .env(var("TYPE"), "s3")
         .env(var("PROVIDER"), "Other")
