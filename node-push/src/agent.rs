@@ -8,18 +8,22 @@ use crate::session::{self, StoreAccess};
 use anyhow::{bail, Context as _};
 use contract::exit::ExitStatus;
 use contract::layout::LZO_SUFFIX;
+use contract::manifest::Manifest;
 use contract::message::{Message, NodeInput, Summary, PROTOCOL_VERSION};
 use contract::request::{LzopChecksum, Session, Sse, UploadRequest};
 use engine::lzop::Checksum;
 use engine::ratelimit::RateLimiter;
 use engine::select::{self, Selection, Source};
-use engine::store::{Destination, PutOptions, RetryPolicy, ServerSideEncryption};
+use engine::store::{
+    with_retry, Destination, ObjectStore, PutOptions, RetryPolicy, ServerSideEncryption, StoreError,
+};
 use engine::upload::{log_line, Context, Pipeline, PipelineConfig, Reporter, UploadItem};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
 mod incremental;
+mod reference;
 
 /// The hello line: protocol, version, host and architecture.
 pub fn hello() -> Message {
@@ -68,6 +72,8 @@ pub async fn upload(
     let (items, in_backup) =
         incremental::against_committed(store.as_ref(), &args, &host_label, plan(&args)?, &reporter)
             .await?;
+    let (items, referenced) =
+        reference::against_reference(store.as_ref(), &args, &host_label, items, &reporter).await?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     // Without the watch nothing cancels, but the sender must live: a dropped one reads as a cancel.
     let (run_over, _unwatched) = if stdin_watch {
@@ -110,6 +116,9 @@ pub async fn upload(
     }
     summary.files_in_backup = in_backup.len() as u64;
     source_ids.extend(in_backup);
+    summary.files_referenced = referenced.len() as u64;
+    summary.bytes_referenced = referenced.iter().map(|e| e.size).sum();
+    source_ids.extend(referenced.into_iter().filter_map(|e| e.source_id));
     let outcome = if *cancel_rx.borrow() {
         ExitStatus::Cancelled
     } else if summary.files_failed > 0 {
@@ -125,6 +134,20 @@ pub async fn upload(
         ));
     }
     Ok((outcome, summary))
+}
+
+/// The manifest at `key`; `missing` says why its absence is an error.
+async fn read_manifest(
+    store: &dyn ObjectStore,
+    key: &str,
+    missing: impl FnOnce() -> String,
+) -> anyhow::Result<Manifest> {
+    let bytes = match with_retry(&RetryPolicy::default(), || store.get(key, None)).await {
+        Ok(bytes) => bytes,
+        Err(StoreError::NotFound { .. }) => bail!(missing()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {key}")),
+    };
+    Ok(Manifest::from_json(key, &bytes)?)
 }
 
 /// Half the cores, at least one: the rest stay with Cassandra.

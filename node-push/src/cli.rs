@@ -190,6 +190,12 @@ pub struct UploadArgs {
     /// already lists with other content goes to a variant key: a committed object is never rewritten.
     #[arg(long, value_name = "KEY", requires = "incremental")]
     pub committed_manifest: Option<String>,
+    /// Snapshot, differential: the store key of the manifest of a complete backup of the same base path.
+    /// Snapshot files whose exact bytes it stores for this host (same place, size and content digest,
+    /// the digest computed from the file now) are not sent: they are reported as referenced, pointing at
+    /// the stored objects.
+    #[arg(long, value_name = "KEY")]
+    pub reference_manifest: Option<String>,
     /// Where the node's stream registry lives (default: `.cassandra-snapshotter` beside the first data
     /// directory).
     #[arg(long, value_name = "DIR")]
@@ -237,6 +243,9 @@ impl UploadArgs {
         let Some(dest) = &self.dest else {
             anyhow::bail!("give --dest URL (or --request-stdin)");
         };
+        if self.reference_manifest.is_some() && self.snapshot_tag.is_none() {
+            anyhow::bail!("--reference-manifest is for snapshots: give --snapshot-tag TAG");
+        }
         let session = self.store.session();
         let request = UploadRequest {
             store: self.store.request(dest),
@@ -251,7 +260,7 @@ impl UploadArgs {
             delete_after_upload: self.delete_after_upload,
             host_label: self.host_label.clone(),
             committed_manifest: self.committed_manifest.clone(),
-            reference_manifest: None,
+            reference_manifest: self.reference_manifest.clone(),
             state_dir: self.state_dir.clone(),
             sse: self.sse.map(|sse| match sse {
                 SseArg::Aes256 => Sse::Aes256,
@@ -431,6 +440,8 @@ mod tests {
             "ks1,ks2",
             "--snapshot-tag",
             "20240101000000",
+            "--reference-manifest",
+            "base/20231231000000/manifest.json",
             "--dest",
             "s3://bucket.with.dots/base/20240101000000/node1",
             "--endpoint",
@@ -458,11 +469,30 @@ mod tests {
         expected.cassandra_yaml = Some("/etc/cassandra/cassandra.yaml".into());
         expected.keyspaces = vec!["ks1".into(), "ks2".into()];
         expected.snapshot_tag = Some("20240101000000".into());
+        expected.reference_manifest = Some("base/20231231000000/manifest.json".into());
         expected.sse = Some(Sse::AwsKms);
         expected.sse_kms_key_id = Some("key-1".into());
         expected.checksum = LzopChecksum::Crc32;
         expected.rate_limit_kib = 1024;
         assert_eq!(request, expected);
+    }
+
+    #[test]
+    fn a_reference_manifest_is_for_snapshots_only() {
+        let argv = [
+            "upload",
+            "--data-dir",
+            "/d",
+            "--incremental",
+            "--reference-manifest",
+            "b/n/manifest.json",
+            "--dest",
+            "s3://bucket/p",
+        ];
+        let Command::Upload(args) = parse(&argv) else {
+            panic!("not an upload")
+        };
+        assert!(args.to_request().is_err());
     }
 
     #[test]

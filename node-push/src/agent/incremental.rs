@@ -4,11 +4,10 @@
 //! deletes the links every stream has.
 
 use anyhow::Context as _;
-use contract::manifest::Manifest;
 use contract::message::Message;
 use contract::request::UploadRequest;
 use contract::stream::{StreamAction, StreamAnswer, StreamRequest, StreamSpec};
-use engine::store::{with_retry, ObjectStore, RetryPolicy, StoreError};
+use engine::store::ObjectStore;
 use engine::streams;
 use engine::upload::incremental::{self, Committed};
 use engine::upload::{Reporter, UploadItem};
@@ -27,14 +26,10 @@ pub(super) async fn against_committed(
     let Some(key) = args.committed_manifest.as_deref() else {
         return Ok((items, Vec::new()));
     };
-    let bytes = match with_retry(&RetryPolicy::default(), || store.get(key, None)).await {
-        Ok(bytes) => bytes,
-        Err(StoreError::NotFound { .. }) => anyhow::bail!(
-            "the backup this incremental goes into has no manifest at {key}: refusing to guess what it holds"
-        ),
-        Err(error) => return Err(error).with_context(|| format!("cannot read {key}")),
-    };
-    let manifest = Manifest::from_json(key, &bytes)?;
+    let manifest = super::read_manifest(store, key, || {
+        format!("the backup this incremental goes into has no manifest at {key}: refusing to guess what it holds")
+    })
+    .await?;
     let entries = engine::records::host_entries(store, &manifest, host_label, None).await?;
     let committed = Committed::from_entries(entries.iter());
     // Hashing candidates reads files: off the async threads.

@@ -25,6 +25,7 @@ macro_rules! log {
 mod file;
 pub mod incremental;
 mod parts;
+pub mod reference;
 mod report;
 mod resume;
 
