@@ -341,3 +341,113 @@ async fn sstableloader_runs_per_table_dir_and_its_failure_fails_the_table() {
         "{error}"
     );
 }
+
+/// The backup of [`backup`] in format 2 (records documents per host and batch), n1's snapshot Index.db a
+/// differential reference: stored under an older backup's prefix, its record pointing there.
+async fn format2_backup(store: &dyn ObjectStore) -> Manifest {
+    let inline = backup(store).await;
+    let mut manifest = Manifest::new(NAME, "base", inline.hosts.clone(), None, "");
+    for (n, old) in inline.batches.iter().enumerate() {
+        let id = Batch::new_id(old.started_at, n as u32);
+        let mut batch = Batch::new(old.kind, old.started_at, old.completed_at, id.clone());
+        for host in &manifest.hosts {
+            let mut entries: Vec<ObjectEntry> = old
+                .objects
+                .iter()
+                .filter(|o| o.host == *host)
+                .cloned()
+                .collect();
+            for entry in entries
+                .iter_mut()
+                .filter(|e| e.key.ends_with("1-Index.db.lzo"))
+            {
+                if host != "n1" {
+                    continue;
+                }
+                let moved = entry.key.replacen(NAME, "20231231000000", 1);
+                let body = store.get(&entry.key, None).await.unwrap();
+                store
+                    .put_object(&moved, body, &PutOptions::default())
+                    .await
+                    .unwrap();
+                store.delete(&entry.key).await.unwrap();
+                entry.key = moved;
+            }
+            let summary = engine::records::write_document(
+                store,
+                ("base", NAME, &id),
+                host,
+                &entries,
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+            batch.records.push(summary);
+        }
+        manifest.batches.push(batch);
+    }
+    store
+        .put_object(
+            &layout::manifest_key("base", NAME),
+            Bytes::from(manifest.to_json()),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    manifest
+}
+
+#[tokio::test]
+async fn a_format_2_backup_restores_its_referenced_objects_and_reads_only_the_hosts_asked_for() {
+    let store = Arc::new(MemoryStore::default());
+    let manifest = format2_backup(store.as_ref()).await;
+    assert_eq!(manifest.batches[0].records[0].refers_to, ["20231231000000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let restore_dir = format!("--restore-dir={}", dir.path().display());
+    let until = "--until=2024-01-01T00:30:00Z";
+    let report = run_local(
+        store.clone(),
+        &["--keyspace=ks", "--local", &restore_dir, until],
+    )
+    .await
+    .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        files_under(dir.path()),
+        [
+            "ks/t/n1_ks-t-ia-1-Data.db",
+            "ks/t/n1_ks-t-ia-1-Index.db",
+            "ks/t/n2_ks-t-ia-1-Data.db",
+            "ks/t/n2_ks-t-ia-1-Index.db"
+        ]
+    );
+    let referenced = fs_err::read(dir.path().join("ks/t/n1_ks-t-ia-1-Index.db")).unwrap();
+    assert_eq!(referenced, content("n1ks-t-ia-1-Index.db"));
+
+    // Without n2's records, n1 alone still restores; every host fails naming the missing document.
+    let n2 = layout::records_key("base", NAME, &manifest.batches[0].id, "n2");
+    store.delete(&n2).await.unwrap();
+    let only_n1 = tempfile::tempdir().unwrap();
+    let only_n1_dir = format!("--restore-dir={}", only_n1.path().display());
+    let report = run_local(
+        store.clone(),
+        &[
+            "--keyspace=ks",
+            "--local",
+            &only_n1_dir,
+            "--hosts=n1",
+            until,
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        files_under(only_n1.path()),
+        ["ks/t/n1_ks-t-ia-1-Data.db", "ks/t/n1_ks-t-ia-1-Index.db"]
+    );
+    let error = run_local(store, &["--keyspace=ks", "--local", &restore_dir, until])
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains(&n2), "{error:#}");
+}
