@@ -24,7 +24,6 @@ use contract::manifest::ObjectEntry;
 use e2e::{ks1_rows as rows, Run, Stack, BASE, BUCKET, KS1_SCHEMA as SCHEMA, STACK_LOCK};
 use engine::store::s3::S3Store;
 use engine::store::{ObjectStore, PutOptions};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -103,6 +102,17 @@ impl Tools {
             &PutOptions::default(),
         ))?;
         Ok(())
+    }
+
+    /// Every key stored under `prefix` but empty folders (SeaweedFS lists those), sorted.
+    fn keys_under(&self, prefix: &str) -> Result<BTreeSet<String>> {
+        let listing = self.runtime.block_on(self.store.list(prefix, None))?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .map(|o| o.key)
+            .filter(|k| !k.ends_with('/'))
+            .collect())
     }
 
     fn put(&self, key: &str, body: &'static [u8]) -> Result<()> {
@@ -205,11 +215,8 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
     assert!(
         manifest.batches[0].completed_at <= between && between < manifest.batches[1].completed_at
     );
-    let hosts_with_data: BTreeSet<&str> = manifest.batches[0]
-        .objects
-        .iter()
-        .map(|o| o.host.as_str())
-        .collect();
+    let snapshot = stack.batch(&manifest, 0)?;
+    let hosts_with_data: BTreeSet<&str> = snapshot.iter().map(|o| o.host.as_str()).collect();
     assert_eq!(hosts_with_data.len(), 3, "every node owns some rows");
 
     until_restores_exactly_the_snapshot(&stack, &tools, &manifest, &between)?;
@@ -222,6 +229,20 @@ fn restore_refresh_in_place_until_verify_and_purge() -> Result<()> {
     verify_finds_a_damaged_object(&stack, &tools, &name)?;
     purge_keeps_the_newest(&stack, &tools, &name)?;
     Ok(())
+}
+
+/// `bytes` hash to the digest `entry` records (BLAKE3, or SHA-256 in entries of earlier versions).
+fn assert_recorded_digest(entry: &ObjectEntry, bytes: &[u8]) {
+    let (algorithm, recorded) =
+        engine::digest::Algorithm::of_entry(entry).expect("the entry records a digest");
+    let mut hasher = engine::digest::Hasher::new(algorithm);
+    hasher.update(bytes);
+    assert!(
+        engine::digest::same_hex(&hasher.finalize_hex(), recorded),
+        "{}: not the {} the entry records",
+        entry.key,
+        algorithm.name()
+    );
 }
 
 /// (c) `--until` between the two runs: exactly the snapshot's files, byte for byte.
@@ -243,17 +264,12 @@ fn until_restores_exactly_the_snapshot(
         )
     })?;
     ensure!(run.success(), "local restore failed: {}", run.stderr);
-    let snapshot = &manifest.batches[0].objects;
+    let snapshot = stack.batch(manifest, 0)?;
     let wanted: BTreeSet<String> = snapshot.iter().map(local_path).collect();
     assert_eq!(files_under(dir.path())?, wanted);
-    for entry in snapshot {
+    for entry in &snapshot {
         let bytes = fs_err::read(dir.path().join(local_path(entry)))?;
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            entry.sha256,
-            "{}",
-            entry.key
-        );
+        assert_recorded_digest(entry, &bytes);
     }
     // Without --until the incremental's files come too.
     let all = tempfile::tempdir()?;
@@ -265,8 +281,7 @@ fn until_restores_exactly_the_snapshot(
         ],
     )?;
     ensure!(run.success(), "{}", run.stderr);
-    let incremental: BTreeSet<String> =
-        manifest.batches[1].objects.iter().map(local_path).collect();
+    let incremental: BTreeSet<String> = stack.batch(manifest, 1)?.iter().map(local_path).collect();
     assert!(!incremental.is_empty());
     assert_eq!(files_under(all.path())?, &wanted | &incremental);
     Ok(())
@@ -298,8 +313,9 @@ fn host_map_stages_one_nodes_data_on_another(
         ".restore-staging/{}/node1/ks1/users",
         manifest.name
     ));
-    let node1_users: Vec<&ObjectEntry> = manifest
-        .inline_objects()
+    let node1_users: Vec<ObjectEntry> = stack
+        .entries(manifest)?
+        .into_iter()
         .filter(|o| o.host == "node1" && o.table == "users")
         .collect();
     let names: BTreeSet<String> = node1_users
@@ -309,10 +325,7 @@ fn host_map_stages_one_nodes_data_on_another(
     assert_eq!(files_under(&staging)?, names);
     for entry in node1_users {
         let file = staging.join(entry.source_path.rsplit('/').next().unwrap());
-        assert_eq!(
-            hex::encode(Sha256::digest(fs_err::read(&file)?)),
-            entry.sha256
-        );
+        assert_recorded_digest(&entry, &fs_err::read(&file)?);
     }
     assert_eq!(files_under(&live)?, before);
     fs_err::remove_dir_all(stack.nodes.cassandra.data_dir(1).join(".restore-staging"))?;
@@ -687,11 +700,11 @@ fn verify_finds_a_damaged_object(stack: &Stack, tools: &Tools, name: &str) -> Re
     assert_eq!(report["hosts"].as_array().unwrap().len(), 3);
 
     let manifest = stack.manifest(name)?;
-    let victim = manifest
-        .inline_objects()
+    let victim = stack
+        .entries(&manifest)?
+        .into_iter()
         .find(|o| o.host == "node1" && o.table == "events" && o.source_path.ends_with("-Data.db"))
-        .context("node1 has an events data file")?
-        .clone();
+        .context("node1 has an events data file")?;
     tools.damage(&victim.key)?;
     let bad = stack.coordinator(&["--json", "verify", "--deep"])?;
     assert_eq!(bad.code, Some(1), "{}", bad.stderr);
@@ -729,7 +742,8 @@ fn verify_finds_a_damaged_object(stack: &Stack, tools: &Tools, name: &str) -> Re
 }
 
 /// (e) `purge --keep-last 1` leaves the newest complete backup of each selection: the newest of the
-/// whole ring's and [`LEGACY`] (node1 only).
+/// whole ring's and [`LEGACY`] (node1 only); the objects of the old backup the newest (a differential
+/// snapshot) references stay, and the newest still verifies.
 fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()> {
     let newer = stack.backup(&["--keyspaces=ks1", "--new-snapshot"])?;
     ensure!(newer.success(), "{}", newer.stderr);
@@ -776,16 +790,54 @@ fn purge_keeps_the_newest(stack: &Stack, tools: &Tools, old: &str) -> Result<()>
         purge.stderr
     );
     assert_eq!(purge.json()?["uploads_aborted"], 1);
-    assert_eq!(stack.backup_names()?, [LEGACY.to_string(), newest.clone()]);
     assert_eq!(stack.open_multipart_uploads()?, 0);
+    // The newest is a differential snapshot: what it references under the old backup's prefix stays
+    // there, beside purge's marker, and nothing else of it.
+    let old_prefix = contract::layout::backup_prefix(BASE, old);
+    let referenced: BTreeSet<String> = stack
+        .entries(&stack.manifest(&newest)?)?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.starts_with(&old_prefix))
+        .collect();
+    testkit::log!(
+        "{newest} references {} object(s) of {old}: purge keeps them",
+        referenced.len()
+    );
+    if referenced.is_empty() {
+        assert_eq!(stack.backup_names()?, [LEGACY.to_string(), newest.clone()]);
+    } else {
+        let marker = contract::layout::purged_marker_key(BASE, old);
+        let mut left = tools.keys_under(&old_prefix)?;
+        assert!(left.remove(&marker), "{marker} is written: {left:?}");
+        assert_eq!(left, referenced);
+        let removed = purge.json()?["removed"].clone();
+        let old_removed = removed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == old)
+            .cloned()
+            .context("old was removed")?;
+        assert_eq!(
+            old_removed["shared_kept"],
+            referenced.len(),
+            "{old_removed}"
+        );
+        assert_eq!(old_removed["kept_for"][0], newest.as_str(), "{old_removed}");
+    }
+    let verify = stack.coordinator(&["--json", "verify", &format!("--snapshot-name={newest}")])?;
+    ensure!(verify.success(), "{}{}", verify.stdout, verify.stderr);
     let listed = stack.coordinator(&["list", "--json"])?;
     let entries = listed.json()?;
-    let entries = entries.as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0]["name"], newest.as_str());
-    assert_eq!(entries[0]["complete"], true);
-    assert_eq!(entries[1]["name"], LEGACY);
-    assert_eq!(entries[1]["complete"], true);
+    let complete: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["complete"] == true)
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(complete, [newest.as_str(), LEGACY]);
     Ok(())
 }
 
