@@ -295,3 +295,6 @@ pub async fn verify_one(
         Err(DecodeError::Sink(never)) => match never {},
     }
 }
+
+#[cfg(test)]
+mod tests;
