@@ -261,7 +261,13 @@ fn snapshot_then_incremental_then_selections_and_a_host_down() -> Result<()> {
 fn interrupted_backup_cleans_up(stack: &Stack) -> Result<()> {
     use std::io::BufRead;
     let before = stack.backup_names()?;
-    let args = stack.backup_args(&["--keyspaces=ks1", "--new-snapshot", "--rate-limit=1"])?;
+    // --full: every file is sent (slowly), none referenced from the earlier backups.
+    let args = stack.backup_args(&[
+        "--keyspaces=ks1",
+        "--new-snapshot",
+        "--full",
+        "--rate-limit=1",
+    ])?;
     let mut child = stack.spawn_coordinator(&args)?;
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();

@@ -296,7 +296,11 @@ fn s3_faults_are_retried_or_fail_the_backup_cleanly_and_the_secret_never_shows()
             .always(),
     );
     let watch = SecretWatch::start(&[&secret]);
-    let failed = cluster.backup(&proxy.endpoint, &["--keyspaces=ks1", "--new-snapshot"])?;
+    // --full: a differential snapshot would reference the unchanged files instead of storing them.
+    let failed = cluster.backup(
+        &proxy.endpoint,
+        &["--keyspaces=ks1", "--new-snapshot", "--full"],
+    )?;
     let watched = watch.stop();
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);
     assert!(proxy.applied(always) >= 6, "every attempt of a file failed");
@@ -487,7 +491,12 @@ fn a_store_that_dies_mid_upload_fails_the_run_and_the_next_run_resumes_it() -> R
     let child = cluster
         .command(
             &cluster.weed.endpoint,
-            &cluster.backup_args(&["--keyspaces=ks1", "--new-snapshot", "--rate-limit=2"]),
+            &cluster.backup_args(&[
+                "--keyspaces=ks1",
+                "--new-snapshot",
+                "--full",
+                "--rate-limit=2",
+            ]),
         )
         .spawn()?;
     let uploading = faults::coordinator::wait_until(Duration::from_secs(120), || {

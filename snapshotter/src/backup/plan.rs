@@ -151,7 +151,11 @@ async fn find_previous(
 
 /// The run record of an incomplete backup: the manifest a run of ours wrote to the staging key before it
 /// took the snapshot. `None` when there is none or it does not parse (an old tool's or a foreign prefix).
-async fn run_record(store: &dyn ObjectStore, base: &str, name: &str) -> Result<Option<Manifest>> {
+pub(super) async fn run_record(
+    store: &dyn ObjectStore,
+    base: &str,
+    name: &str,
+) -> Result<Option<Manifest>> {
     let key = layout::manifest_staging_key(base, name);
     Ok(store::get(store, &key)
         .await?

@@ -3,12 +3,14 @@
 //! reference_manifest`).
 //!
 //! The reference is the newest complete backup under the same base path, whatever its selection: one of
-//! ours (format 1 or later: it records each object) whose `manifest.json` reads. `--full` takes none.
+//! ours (format 1 or later: it records each object) whose `manifest.json` reads. `--full` takes none. A
+//! resumed backup keeps what its run record says: full stays full, and its reference stays while it is
+//! complete (the objects already stored were chosen against it).
 //! It is named in the run record before any node is touched, so that a `purge` running meanwhile keeps
 //! its objects; the run then reads the reference's `manifest.json` once more, and should it be gone
 //! (purged just before the record was written) chooses again, or takes a full snapshot.
 
-use super::BackupJob;
+use super::{BackupJob, Start};
 use crate::store::{self, ManifestRead};
 use anyhow::Result;
 use engine::store::ObjectStore;
@@ -44,17 +46,33 @@ async fn is_complete(store: &dyn ObjectStore, base: &str, name: &str) -> Result<
 
 impl BackupJob {
     /// Writes the run record of snapshot `name` with its reference, and returns the reference (`None`:
-    /// a full snapshot). After each record is written the reference is read again; a reference gone by
-    /// then is replaced (and the record rewritten), at most [`CHOICES`] times, then the run goes full.
-    pub(super) async fn settle_reference(&self, name: &str) -> Result<Option<String>> {
+    /// a full snapshot). A resumed backup starts from its earlier run record's choice. After each record
+    /// is written the reference is read again; a reference gone by then is replaced (and the record
+    /// rewritten), at most [`CHOICES`] times, then the run goes full.
+    pub(super) async fn settle_reference(
+        &self,
+        name: &str,
+        start: Start,
+    ) -> Result<Option<String>> {
         let base = &self.settings.common.s3.base_path;
         let store = self.store.as_ref();
-        if self.settings.full {
+        let earlier = match start {
+            Start::Resume => super::plan::run_record(store, base, name)
+                .await?
+                .map(|record| record.reference),
+            Start::Fresh => None,
+        };
+        if self.settings.full || earlier == Some(None) {
             self.write_run_record(name, None).await?;
             return Ok(None);
         }
+        let mut kept = earlier.flatten();
         for _ in 0..CHOICES {
-            let Some(reference) = newest_complete(store, base, name).await? else {
+            let found = match kept.take() {
+                Some(reference) => Some(reference),
+                None => newest_complete(store, base, name).await?,
+            };
+            let Some(reference) = found else {
                 break;
             };
             self.write_run_record(name, Some(&reference)).await?;
@@ -66,7 +84,7 @@ impl BackupJob {
                 return Ok(Some(reference));
             }
             self.output.warn(format!(
-                "reference backup {reference} was removed while this run started: choosing again"
+                "reference backup {reference} is no longer complete (purged?): choosing again"
             ));
         }
         self.write_run_record(name, None).await?;

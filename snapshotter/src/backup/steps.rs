@@ -149,7 +149,7 @@ impl BackupJob {
         let s = &self.settings;
         self.output
             .stage(Stage::Snapshot, format!("nodetool snapshot -t {name}"));
-        match self.settle_reference(name).await {
+        match self.settle_reference(name, *start).await {
             Ok(reference) => state.lock().expect("not poisoned").reference = reference,
             Err(error) => {
                 let error = format!("{error:#} (nothing was changed on the nodes)");

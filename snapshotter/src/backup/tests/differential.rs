@@ -306,3 +306,44 @@ async fn a_reference_purged_after_the_run_record_is_chosen_again_or_dropped() {
     assert_eq!(r.report.reference, None);
     assert_eq!(run_record(&store, NAME).await.reference, None);
 }
+
+#[tokio::test]
+async fn a_resumed_snapshot_keeps_its_run_records_choice() {
+    let resume = || Plan::Snapshot {
+        name: NAME.to_string(),
+        start: Start::Resume,
+    };
+    let record = |reference: Option<&str>| {
+        let mut m = Manifest::new(NAME, "base", vec!["a".into()], Some(vec!["ks".into()]), "");
+        m.reference = reference.map(str::to_string);
+        bytes::Bytes::from(m.to_json())
+    };
+    let staging = layout::manifest_staging_key("base", NAME);
+    // Started full (an earlier version's record says nothing either): stays full.
+    let store: Arc<MemoryStore> = Arc::default();
+    complete(&store, REF).await;
+    crate::store::put(store.as_ref(), &staging, record(None), &Default::default())
+        .await
+        .unwrap();
+    let r = run(resume(), vec![healthy("a", NAME)], store.clone()).await;
+    assert!(r.report.complete, "{:?}", r.report.failure_lines());
+    assert_eq!(reference_requested(&r.hosts[0]).await, None);
+    // Started against an older backup that is still complete: keeps it, although a newer one exists.
+    let store: Arc<MemoryStore> = Arc::default();
+    complete(&store, OLDER).await;
+    complete(&store, REF).await;
+    crate::store::put(
+        store.as_ref(),
+        &staging,
+        record(Some(OLDER)),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let r = run(resume(), vec![healthy("a", NAME)], store.clone()).await;
+    assert!(r.report.complete, "{:?}", r.report.failure_lines());
+    assert_eq!(
+        manifest_of(&store, NAME).await.reference.as_deref(),
+        Some(OLDER)
+    );
+}
