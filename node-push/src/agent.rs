@@ -116,8 +116,11 @@ pub async fn upload(
     }
     summary.files_in_backup = in_backup.len() as u64;
     source_ids.extend(in_backup);
+    // Each referenced file was reported skipped (FileSkipped, Referenced): one of the run's files.
     summary.files_referenced = referenced.len() as u64;
     summary.bytes_referenced = referenced.iter().map(|e| e.size).sum();
+    summary.files_total += summary.files_referenced;
+    summary.files_skipped += summary.files_referenced;
     source_ids.extend(referenced.into_iter().filter_map(|e| e.source_id));
     let outcome = if *cancel_rx.borrow() {
         ExitStatus::Cancelled

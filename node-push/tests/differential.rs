@@ -180,6 +180,10 @@ fn a_snapshot_of_stored_files_uploads_nothing_and_a_flipped_byte_uploads_that_fi
         (summary.files_referenced, summary.bytes_referenced),
         (new_files.len() as u64, total)
     );
+    assert_eq!(
+        (summary.files_total, summary.files_skipped),
+        (new_files.len() as u64, new_files.len() as u64)
+    );
     let found = referenced(&second);
     assert_eq!(found.len(), new_files.len());
     for (old, new) in old_files.iter().zip(&new_files) {
@@ -225,7 +229,15 @@ fn a_snapshot_of_stored_files_uploads_nothing_and_a_flipped_byte_uploads_that_fi
         [&victim.display().to_string()]
     );
     assert_eq!(referenced(&run).len(), third_files.len() - 1);
-    assert_eq!(run.summary().files_referenced, third_files.len() as u64 - 1);
+    let summary = run.summary();
+    assert_eq!(
+        (
+            summary.files_total,
+            summary.files_done,
+            summary.files_referenced
+        ),
+        (third_files.len() as u64, 1, third_files.len() as u64 - 1)
+    );
     assert!(uploaded[&victim.display().to_string()]
         .key
         .starts_with(&format!("base/{third}/node1/")));
