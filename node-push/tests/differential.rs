@@ -276,7 +276,8 @@ fn a_missing_reference_manifest_is_an_error_naming_it() {
 
 /// CPU of the differential check per GiB already stored: a >= 1 GiB snapshot stored in a local store
 /// and committed, then a new snapshot of the same files checked against it under `/usr/bin/time -v`.
-/// `cargo test -p node-push --test differential -- --ignored --nocapture`.
+/// `cargo test -p node-push --test differential -- --ignored --nocapture` (with
+/// `NODE_PUSH_BIN=target/release/node-push` to measure the release build).
 #[test]
 #[ignore = "a measurement: writes and uploads 1 GiB"]
 fn differential_check_cpu_per_gib() {

@@ -107,7 +107,9 @@ pub fn node_push_full(
     stdin_lines: &[String],
     close_stdin_after: Option<Duration>,
 ) -> Run {
-    let bin = env!("CARGO_BIN_EXE_node-push");
+    // NODE_PUSH_BIN: another build of the same binary (a release build, for a measurement).
+    let bin = std::env::var("NODE_PUSH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_node-push").to_string());
     let mut command = match prefix.split_first() {
         Some((program, rest)) => {
             let mut c = Command::new(program);
