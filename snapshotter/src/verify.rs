@@ -49,6 +49,10 @@ struct BadObject {
     problem: String,
 }
 
+/// Bad objects listed in the outcome; the rest are counted (each was logged as it was found), so that a
+/// backup whose objects are all gone does not make verify hold every key.
+const LISTED_BAD: usize = 100;
+
 #[derive(Debug, Clone, Serialize)]
 struct VerifyOutcome {
     backup: String,
@@ -57,7 +61,19 @@ struct VerifyOutcome {
     legacy: bool,
     ok: bool,
     hosts: Vec<HostLine>,
+    /// The first [`LISTED_BAD`] bad objects.
     bad: Vec<BadObject>,
+    /// Every bad object (and unreadable records document), listed or not.
+    bad_total: usize,
+}
+
+impl VerifyOutcome {
+    fn add_bad(&mut self, bad: BadObject) {
+        self.bad_total += 1;
+        if self.bad.len() < LISTED_BAD {
+            self.bad.push(bad);
+        }
+    }
 }
 
 impl VerifyOutcome {
@@ -95,6 +111,13 @@ impl VerifyOutcome {
         for bad in &self.bad {
             let _ = writeln!(out, "{}: {}: {}", bad.host, bad.key, bad.problem);
         }
+        if self.bad_total > self.bad.len() {
+            let _ = writeln!(
+                out,
+                "... and {} more bad object(s), each logged above",
+                self.bad_total - self.bad.len()
+            );
+        }
         out
     }
 }
@@ -131,8 +154,7 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     output.failure(
         &format!(
             "verify of backup {} failed: {} bad object(s)",
-            outcome.backup,
-            outcome.bad.len()
+            outcome.backup, outcome.bad_total
         ),
         &[],
     );
@@ -195,6 +217,7 @@ async fn verify_backup(
         ok: true,
         hosts: Vec::new(),
         bad: Vec::new(),
+        bad_total: 0,
     };
     let checked = Arc::new(AtomicU64::new(0));
     let own = layout::backup_prefix(base, &manifest.name);
@@ -205,7 +228,7 @@ async fn verify_backup(
                 Ok(objects) => objects,
                 Err(error) => {
                     output.error(format!("{host}: {error}"));
-                    outcome.bad.push(BadObject {
+                    outcome.add_bad(BadObject {
                         host: host.clone(),
                         key: String::new(),
                         problem: format!("records cannot be read: {error}"),
@@ -235,11 +258,13 @@ async fn verify_backup(
             ok,
             bad,
         });
-        outcome.bad.extend(report.failures().map(|r| BadObject {
-            host: r.entry.host.clone(),
-            key: r.entry.key.clone(),
-            problem: r.status.to_string(),
-        }));
+        for r in report.failures() {
+            outcome.add_bad(BadObject {
+                host: r.entry.host.clone(),
+                key: r.entry.key.clone(),
+                problem: r.status.to_string(),
+            });
+        }
     }
     Ok(outcome)
 }

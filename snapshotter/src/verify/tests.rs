@@ -99,3 +99,31 @@ async fn a_missing_records_document_fails_its_host_and_the_others_are_checked() 
         ("h2", 1)
     );
 }
+
+#[tokio::test]
+async fn a_backup_with_every_object_gone_lists_a_bounded_number_of_them() {
+    let store: Arc<dyn ObjectStore> = Arc::new(MemoryStore::default());
+    let records: Vec<ObjectEntry> = (0..LISTED_BAD + 50)
+        .map(|i| record("h1", &own_key(OLD, "h1", &format!("f{i}"))))
+        .collect();
+    let keys: Vec<String> = records.iter().map(|r| r.key.clone()).collect();
+    let manifest = format2_backup(store.as_ref(), OLD, None, &[("h1", records)]).await;
+    for key in &keys {
+        store.delete(key).await.unwrap();
+    }
+    let config = VerifyConfig::new(VerifyDepth::Shallow);
+    let outcome = verify_backup(store.clone(), "b", &manifest, &config, &quiet())
+        .await
+        .unwrap();
+    assert!(!outcome.ok);
+    assert_eq!(
+        (outcome.bad.len(), outcome.bad_total),
+        (LISTED_BAD, LISTED_BAD + 50)
+    );
+    assert_eq!(outcome.hosts[0].bad, LISTED_BAD + 50);
+    assert!(
+        outcome.table().contains("and 50 more bad object(s)"),
+        "{}",
+        outcome.table()
+    );
+}
