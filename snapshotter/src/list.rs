@@ -5,7 +5,8 @@
 //! references in other backups (a differential snapshot's), shown as STORED, ADDED and REFERENCED.
 //!
 //! A backup is complete when its `manifest.json` parses. A prefix with objects but no manifest (a failed
-//! or running backup) is listed as incomplete, with its objects counted from a listing. Manifests of the
+//! or running backup) is listed as incomplete, with its objects counted from a listing; one `purge`
+//! removed but keeps for newer backups' references (a `purged.json` marker) says so. Manifests of the
 //! old tool have no object list: their counts are `?` unless `--count-legacy` lists their keys.
 //!
 //! Each complete backup shows its selection: hosts, and keyspaces, table and excluded tables in the
@@ -16,7 +17,7 @@ use crate::output::table::{Column, Table};
 use crate::store::{self, ManifestRead};
 use anyhow::{Context, Result};
 use contract::layout::{self, ParsedKey};
-use contract::manifest::{Manifest, Selection};
+use contract::manifest::{Manifest, PurgedMarker, Selection};
 use engine::store::{with_retry, ObjectStore, RetryPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -82,7 +83,15 @@ pub async fn list(
             missing_or_bad => {
                 let problem = match missing_or_bad {
                     ManifestRead::Unreadable(reason) => reason,
-                    _ => "no manifest.json (failed or still running)".to_string(),
+                    _ => match purged(store, base, &name).await? {
+                        Some(marker) => format!(
+                            "purged {}; keeps {} object(s) that backup(s) {} reference",
+                            marker.purged_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                            marker.kept_objects,
+                            marker.kept_for.join(", ")
+                        ),
+                        None => "no manifest.json (failed or still running)".to_string(),
+                    },
                 };
                 let (objects, bytes, hosts) = count_objects(store, base, &name).await?;
                 BackupEntry {
@@ -105,6 +114,14 @@ pub async fn list(
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The marker `purge` leaves on a removed backup's prefix whose objects newer backups reference.
+async fn purged(store: &dyn ObjectStore, base: &str, name: &str) -> Result<Option<PurgedMarker>> {
+    let key = layout::purged_marker_key(base, name);
+    Ok(store::get(store, &key)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 fn from_manifest(manifest: &Manifest) -> BackupEntry {

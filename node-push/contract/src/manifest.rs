@@ -247,6 +247,17 @@ impl ObjectEntry {
     }
 }
 
+/// `<base>/<NAME>/purged.json` ([`crate::layout::purged_marker_key`]): the prefix of a backup `purge`
+/// removed, kept while other backups reference its objects. Not a backup: `list` shows it as purged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedMarker {
+    pub name: String,
+    pub purged_at: DateTime<Utc>,
+    /// Objects still under the prefix because the backups in `kept_for` reference them.
+    pub kept_objects: usize,
+    pub kept_for: Vec<String>,
+}
+
 /// A manifest that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {

@@ -216,3 +216,31 @@ async fn shows_bytes_added_and_referenced_from_manifest_json_alone() {
     assert_eq!(json[0]["bytes_added"], 1024);
     assert_eq!(json[0]["bytes_referenced"], 20 * 1024 * 1024 - 1024);
 }
+
+#[tokio::test]
+async fn a_purged_prefix_kept_for_references_says_so() {
+    let store = MemoryStore::default();
+    put(
+        &store,
+        "p/20240101000000/h1/d/ks/t/snapshots/20240101000000/a.lzo",
+        "x",
+    )
+    .await;
+    let marker = PurgedMarker {
+        name: "20240101000000".into(),
+        purged_at: Utc::now(),
+        kept_objects: 1,
+        kept_for: vec!["20240102000000".into()],
+    };
+    let key = layout::purged_marker_key("p", "20240101000000");
+    put(&store, &key, &serde_json::to_string(&marker).unwrap()).await;
+    let entries = list(&store, "p", false).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(!entries[0].complete);
+    let problem = entries[0].problem.as_deref().unwrap();
+    assert!(
+        problem.starts_with("purged ")
+            && problem.contains("keeps 1 object(s) that backup(s) 20240102000000 reference"),
+        "{problem}"
+    );
+}

@@ -13,12 +13,11 @@ use super::refs::{owner, Remaining};
 use super::report::Removed;
 use crate::stages::bounded;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use contract::layout;
 use contract::manifest::Manifest;
 use engine::records::host_entries;
 use engine::store::{with_retry, ObjectMeta, ObjectStore, PutOptions, RetryPolicy};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
 
 /// A backup to remove, with its manifest (or run record) when it has one.
@@ -27,15 +26,7 @@ pub struct Condemned<'a> {
     pub manifest: Option<&'a Manifest>,
 }
 
-/// `<base>/<NAME>/purged.json`: the prefix of a removed backup, kept while others reference its objects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PurgedMarker {
-    pub name: String,
-    pub purged_at: DateTime<Utc>,
-    /// Objects still under the prefix because the backups in `kept_for` reference them.
-    pub kept_objects: usize,
-    pub kept_for: Vec<String>,
-}
+pub use contract::manifest::PurgedMarker;
 
 /// Pass 1 for every condemned backup: its manifests deleted, the marker written. One [`Removed`] each,
 /// with an error when its manifest could not be deleted (then nothing else of it is touched).
