@@ -21,6 +21,11 @@ use super::{Checksum, EncoderOptions, MAX_BLOCK_SIZE};
 /// lzo1x level 3 is LZO1X-1 (14-bit dictionary), the method lzop records as 1.
 const LZO1X_1: lzo1x::CompressLevel = lzo1x::CompressLevel::new(3);
 
+/// Blocks at least this long are tried on a sample first ([`worth_compressing`]).
+const SAMPLE_FROM: usize = 64 * 1024;
+/// Bytes taken from each of the three places a block is sampled at.
+const SAMPLE_SLICE: usize = 2048;
+
 /// Largest block header: uncompressed length, compressed length, two checksums.
 const MAX_BLOCK_PREFIX: usize = 16;
 
@@ -324,6 +329,24 @@ struct EncodedBlock {
 }
 
 /// Checksums and compresses one block; stores it raw if compression does not shrink it.
+/// Whether a block may shrink: LZO1X-1 on 3 x 2 KiB taken from its start, middle and end must save at
+/// least 1/32. Already-compressed data (LZ4/Snappy/Zstd SSTable chunks, most of a Cassandra data
+/// directory's bytes) fails this and is stored raw without a full compression pass, whose cost is mostly
+/// the zeroed output and dictionary the `lzo1x` crate allocates for every call. The choice depends on
+/// the block's bytes only, so the same file always encodes to the same bytes. A block that is random at
+/// all three places but compressible elsewhere is stored raw: valid lzop, a little larger.
+fn worth_compressing(input: &[u8]) -> bool {
+    if input.len() < SAMPLE_FROM {
+        return true;
+    }
+    let mut sample = Vec::with_capacity(3 * SAMPLE_SLICE);
+    for start in [0, input.len() / 2, input.len() - SAMPLE_SLICE] {
+        sample.extend_from_slice(&input[start..start + SAMPLE_SLICE]);
+    }
+    let compressed = lzo1x::compress(&sample, LZO1X_1);
+    compressed.len() < sample.len() - sample.len() / 32
+}
+
 fn encode_block(input: Vec<u8>, checksum: Checksum) -> EncodedBlock {
     let digest = |data: &[u8]| match checksum {
         Checksum::Adler32 => adler32(ADLER32_INIT, data),
@@ -331,12 +354,15 @@ fn encode_block(input: Vec<u8>, checksum: Checksum) -> EncodedBlock {
     };
     let uncompressed_len = u32::try_from(input.len()).expect("blocks are at most 256 KiB");
     let uncompressed_digest = digest(&input);
-    let compressed = lzo1x::compress(&input, LZO1X_1);
+    let compressed = match worth_compressing(&input) {
+        true => lzo1x::compress(&input, LZO1X_1),
+        false => Vec::new(),
+    };
 
     let mut prefix = [0u8; MAX_BLOCK_PREFIX];
     prefix[0..4].copy_from_slice(&uncompressed_len.to_be_bytes());
     prefix[8..12].copy_from_slice(&uncompressed_digest.to_be_bytes());
-    if compressed.len() < input.len() {
+    if !compressed.is_empty() && compressed.len() < input.len() {
         prefix[4..8].copy_from_slice(&(compressed.len() as u32).to_be_bytes());
         prefix[12..16].copy_from_slice(&digest(&compressed).to_be_bytes());
         EncodedBlock {
