@@ -13,6 +13,11 @@ use engine::store::{
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long an incomplete backup may be resumed: a backup's name is the time its first run started, so an
+/// old one would carry a misleading name (and its snapshot would be far younger than it says). `purge`
+/// keeps what a run record this young names as its reference.
+pub const RESUME_WITHIN: chrono::Duration = chrono::Duration::hours(12);
+
 /// Connect to the bucket (this lists one key, so bad credentials, a missing bucket or a wrong region fail
 /// here, before any node is touched).
 pub async fn connect(s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {

@@ -161,22 +161,6 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<ExitCode> {
     Ok(ExitStatus::Failed.into())
 }
 
-/// The hosts whose records a manifest holds: its `--hosts`, then any other a batch names.
-fn record_hosts(manifest: &Manifest) -> Vec<String> {
-    let mut hosts = manifest.hosts.clone();
-    let named = manifest
-        .batches
-        .iter()
-        .flat_map(|b| b.records.iter().map(|r| &r.host))
-        .chain(manifest.inline_objects().map(|o| &o.host));
-    for host in named {
-        if !hosts.contains(host) {
-            hosts.push(host.clone());
-        }
-    }
-    hosts
-}
-
 /// Checks every object of `manifest`, one host at a time.
 async fn verify_backup(
     store: Arc<dyn ObjectStore>,
@@ -198,7 +182,7 @@ async fn verify_backup(
             found.keys().cloned().collect(),
             found.values().map(Vec::len).sum::<usize>() as u64,
         ),
-        None => (record_hosts(manifest), manifest.totals().objects),
+        None => (manifest.record_hosts(), manifest.totals().objects),
     };
     let deep = config.depth == VerifyDepth::Deep;
     output.info(format!(

@@ -7,6 +7,15 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+/// Same as cargo: `$CARGO_TARGET_DIR`, else `<root>/target` (testkit looks there too). Absolute, because
+/// the coordinator's build script wants an absolute embed directory.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => project_root().join(dir),
+        None => project_root().join("target"),
+    }
+}
+
 /// The workspace root (parent of xtask/).
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -107,7 +107,7 @@ pub fn dist() -> Result<()> {
     for arch in Arch::ALL {
         require_rust_target(arch)?;
     }
-    let target_dir = cargo_target_dir();
+    let target_dir = cmd::target_dir();
     let artifacts = artifacts(host);
     for arch in Arch::ALL {
         build(&stack, arch, NODE_PUSH, Embedding::None)?;
@@ -170,14 +170,6 @@ fn artifacts(host: Arch) -> Vec<Artifact> {
     artifacts
 }
 
-/// Same as cargo: `$CARGO_TARGET_DIR`, else `<root>/target` (testkit looks there too). Absolute, because
-/// the coordinator's build script wants an absolute embed directory.
-fn cargo_target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => cmd::project_root().join(dir),
-        None => cmd::project_root().join("target"),
-    }
-}
 
 /// A missing rustup target otherwise shows up as "can't find crate for `core`" deep in a build log.
 fn require_rust_target(arch: Arch) -> Result<()> {

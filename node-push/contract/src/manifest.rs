@@ -325,6 +325,23 @@ impl Manifest {
         self.batches.iter().flat_map(|b| b.objects.iter())
     }
 
+    /// The hosts whose records this manifest holds: its `hosts`, then any other a batch names (format 2
+    /// summaries or format 1 inline objects).
+    pub fn record_hosts(&self) -> Vec<String> {
+        let mut hosts = self.hosts.clone();
+        let named = self
+            .batches
+            .iter()
+            .flat_map(|b| b.records.iter().map(|r| &r.host))
+            .chain(self.inline_objects().map(|o| &o.host));
+        for host in named {
+            if !hosts.contains(host) {
+                hosts.push(host.clone());
+            }
+        }
+        hosts
+    }
+
     /// Whether the per-object records live in records documents (format 2 and later).
     pub fn has_records_documents(&self) -> bool {
         self.format_version >= 2

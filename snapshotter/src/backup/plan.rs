@@ -19,9 +19,7 @@ use contract::layout::{self, BackupName};
 use contract::manifest::{Manifest, Selection};
 use engine::store::ObjectStore;
 
-/// How long an incomplete backup may be resumed: a backup's name is the time its first run started, so an
-/// old one would carry a misleading name (and its snapshot would be far younger than it says).
-pub const RESUME_WITHIN: chrono::Duration = chrono::Duration::hours(12);
+pub use crate::store::RESUME_WITHIN;
 
 /// How a snapshot backup starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! `reference`, and it is younger than [`RESUME_WINDOW`]) keeps every object of it.
 
 use super::plan::Found;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use contract::layout;
 use contract::manifest::records::RecordsSummary;
 use contract::manifest::Manifest;
@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How long an incomplete backup may still be resumed (`backup`'s resume rule): within it, its run
 /// record's `reference` keeps the backup it names.
-pub const RESUME_WINDOW: Duration = Duration::hours(12);
+pub use crate::store::RESUME_WITHIN as RESUME_WINDOW;
 
 /// The backups that stay, as a fresh listing found them after the condemned manifests were deleted.
 pub struct Remaining<'a> {

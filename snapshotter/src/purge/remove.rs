@@ -125,7 +125,7 @@ async fn sweep_objects(
         .filter(|d| **d != records_dir)
         .filter_map(|d| Some(d.strip_prefix(&prefix)?.trim_end_matches('/').to_string()))
         .collect();
-    for host in backup.manifest.map(record_hosts).unwrap_or_default() {
+    for host in backup.manifest.map(Manifest::record_hosts).unwrap_or_default() {
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -149,17 +149,6 @@ async fn sweep_objects(
         remove_folders(store, &prefix, &folders).await;
     }
     Ok(())
-}
-
-/// The hosts a manifest has records of.
-fn record_hosts(manifest: &Manifest) -> Vec<String> {
-    let mut hosts = manifest.hosts.clone();
-    for r in manifest.batches.iter().flat_map(|b| &b.records) {
-        if !hosts.contains(&r.host) {
-            hosts.push(r.host.clone());
-        }
-    }
-    hosts
 }
 
 /// One host: its objects under the prefix and its records' keys elsewhere, less what others reference.

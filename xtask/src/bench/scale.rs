@@ -283,8 +283,8 @@ mod measure {
 
     pub fn run(options: &Options) -> Result<()> {
         cmd::run(cmd::cargo().args(["build", "--release", "--package", "cassandra-snapshotter"]))?;
-        let coordinator = target_dir().join("release").join("cassandra-snapshotter");
-        let logs = target_dir().join("bench").join("scale-logs");
+        let coordinator = cmd::target_dir().join("release").join("cassandra-snapshotter");
+        let logs = cmd::target_dir().join("bench").join("scale-logs");
         if logs.exists() {
             fs_err::remove_dir_all(&logs)?;
         }
@@ -350,12 +350,6 @@ mod measure {
     }
 
     /// Cargo's target directory, as the main benchmark finds it (its `tools::target_dir` is private to it).
-    fn target_dir() -> std::path::PathBuf {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| cmd::project_root().join("target"))
-    }
-
     fn verdict(met: bool) -> &'static str {
         if met {
             "met"

@@ -54,12 +54,7 @@ impl Tools {
     }
 }
 
-/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<root>/target`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cmd::project_root().join("target"))
-}
+pub use crate::cmd::target_dir;
 
 fn which(program: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
