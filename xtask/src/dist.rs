@@ -170,7 +170,6 @@ fn artifacts(host: Arch) -> Vec<Artifact> {
     artifacts
 }
 
-
 /// A missing rustup target otherwise shows up as "can't find crate for `core`" deep in a build log.
 fn require_rust_target(arch: Arch) -> Result<()> {
     let libdir = cmd::read(Command::new("rustc").args([

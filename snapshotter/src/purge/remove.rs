@@ -125,7 +125,11 @@ async fn sweep_objects(
         .filter(|d| **d != records_dir)
         .filter_map(|d| Some(d.strip_prefix(&prefix)?.trim_end_matches('/').to_string()))
         .collect();
-    for host in backup.manifest.map(Manifest::record_hosts).unwrap_or_default() {
+    for host in backup
+        .manifest
+        .map(Manifest::record_hosts)
+        .unwrap_or_default()
+    {
         if !hosts.contains(&host) {
             hosts.push(host);
         }

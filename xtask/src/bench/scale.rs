@@ -283,7 +283,9 @@ mod measure {
 
     pub fn run(options: &Options) -> Result<()> {
         cmd::run(cmd::cargo().args(["build", "--release", "--package", "cassandra-snapshotter"]))?;
-        let coordinator = cmd::target_dir().join("release").join("cassandra-snapshotter");
+        let coordinator = cmd::target_dir()
+            .join("release")
+            .join("cassandra-snapshotter");
         let logs = cmd::target_dir().join("bench").join("scale-logs");
         if logs.exists() {
             fs_err::remove_dir_all(&logs)?;
