@@ -84,3 +84,37 @@ pub async fn write_manifest(store: &dyn ObjectStore, manifest: &Manifest) {
         .await
         .unwrap();
 }
+
+/// Backup names of [`differential`].
+pub const OLD: &str = "20240101000000";
+pub const NEW: &str = "20240102000000";
+
+/// OLD holds a, b of h1 and c of h2; NEW stores d of h1 and references OLD's a (h1) and c (h2).
+pub async fn differential(store: &dyn ObjectStore) -> Manifest {
+    let (a, b, c) = (
+        own_key(OLD, "h1", "a"),
+        own_key(OLD, "h1", "b"),
+        own_key(OLD, "h2", "c"),
+    );
+    format2_backup(
+        store,
+        OLD,
+        None,
+        &[
+            ("h1", vec![record("h1", &a), record("h1", &b)]),
+            ("h2", vec![record("h2", &c)]),
+        ],
+    )
+    .await;
+    let d = own_key(NEW, "h1", "d");
+    format2_backup(
+        store,
+        NEW,
+        Some(OLD),
+        &[
+            ("h1", vec![record("h1", &a), record("h1", &d)]),
+            ("h2", vec![record("h2", &c)]),
+        ],
+    )
+    .await
+}

@@ -3,46 +3,11 @@
 
 use super::*;
 use crate::memstore::MemoryStore;
-use crate::purge::fixtures::{format2_backup, own_key, record};
+use crate::purge::fixtures::{differential, format2_backup, own_key, record, NEW, OLD};
 use crate::settings::{OutputMode, Verbosity};
-
-const OLD: &str = "20240101000000";
-const NEW: &str = "20240102000000";
 
 fn quiet() -> Arc<Output> {
     Arc::new(Output::new(OutputMode::Plain, Verbosity::Quiet))
-}
-
-/// OLD holds a and b of h1 and c of h2; NEW stores d of h1 and references OLD's a (h1) and c (h2).
-async fn differential(store: &dyn ObjectStore) -> Manifest {
-    let (a, b, c) = (
-        own_key(OLD, "h1", "a"),
-        own_key(OLD, "h1", "b"),
-        own_key(OLD, "h2", "c"),
-    );
-    format2_backup(
-        store,
-        OLD,
-        None,
-        &[
-            ("h1", vec![record("h1", &a), record("h1", &b)]),
-            ("h2", vec![record("h2", &c)]),
-        ],
-    )
-    .await;
-    format2_backup(
-        store,
-        NEW,
-        Some(OLD),
-        &[
-            (
-                "h1",
-                vec![record("h1", &a), record("h1", &own_key(NEW, "h1", "d"))],
-            ),
-            ("h2", vec![record("h2", &c)]),
-        ],
-    )
-    .await
 }
 
 #[tokio::test]
